@@ -15,6 +15,8 @@ SERVER_COMMANDS = {
     "shops": "create and list shops",
     "keys": "rotate a shop's keys",
     "demo": "seed a demo shop on embedded SQLite and serve it",
+    "shopify": "Shopify integration: backfill and app set-up",
+    "woocommerce": "WooCommerce integration: backfill and plugin",
 }
 
 SERVER_EXTRA_HINT = (
