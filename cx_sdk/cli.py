@@ -4,6 +4,7 @@ need the ``server`` extra and say so instead of failing with a traceback."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -59,12 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] in SERVER_COMMANDS:
         try:
-            from .server import cli as server_cli
+            server_cli = importlib.import_module("cx_sdk.server.cli")
         except ImportError as error:
             missing = error.name or str(error)
             print(SERVER_EXTRA_HINT.format(command=args_list[0], missing=missing), file=sys.stderr)
             return 2
-        return server_cli.main(args_list)
+        code: int = server_cli.main(args_list)
+        return code
     parser = build_parser()
     args = parser.parse_args(args_list)
     if not hasattr(args, "func"):

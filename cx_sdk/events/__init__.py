@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .catalog import *  # noqa: F403  (every event model is public)
 from .catalog import (
     CATALOG,
     JOURNEY_EXTENSIONS,
@@ -20,7 +21,6 @@ from .catalog import (
     ShipmentStatus,
     SurveyType,
 )
-from .catalog import *  # noqa: F403  (every event model is public)
 from .catalog import __all__ as _catalog_all
 from .envelope import (
     Alias,
@@ -56,7 +56,9 @@ def model_for(data: Mapping[str, Any]) -> type[Message]:
         return Track
     if isinstance(kind, str) and kind in MESSAGE_TYPES:
         return MESSAGE_TYPES[kind]
-    raise EventError([Problem("type", f"must be one of track, identify, page, alias; got {kind!r}")])
+    raise EventError(
+        [Problem("type", f"must be one of track, identify, page, alias; got {kind!r}")]
+    )
 
 
 def parse(data: Mapping[str, Any], *, naive_as_utc: bool = False) -> Message:
@@ -70,8 +72,10 @@ def parse(data: Mapping[str, Any], *, naive_as_utc: bool = False) -> Message:
     try:
         return model.model_validate(data, context={"naive_as_utc": naive_as_utc})
     except ValidationError as error:
-        raise EventError(problems_from(error, event if isinstance(event, str) else None),
-                         event if isinstance(event, str) else None) from None
+        raise EventError(
+            problems_from(error, event if isinstance(event, str) else None),
+            event if isinstance(event, str) else None,
+        ) from None
 
 
 def stage_of(message: Message) -> Stage | None:

@@ -17,7 +17,6 @@ from pydantic_core import PydanticCustomError
 from .envelope import Stage, Track, WireModel
 from .fields import Currency, Money, Timestamp
 
-
 __all__ = [
     "CartProductProperties",
     "CartProperties",

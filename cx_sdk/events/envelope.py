@@ -60,12 +60,12 @@ class WireModel(BaseModel):
     ) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         for name, field in type(self).model_fields.items():
+            key = (field.alias or name) if info.by_alias else name
             value = getattr(self, name)
-            empty_default = isinstance(value, WireModel) and not data.get(
-                (field.alias or name) if info.by_alias else name
-            )
-            if value is None or empty_default:
-                data.pop((field.alias or name) if info.by_alias else name, None)
+            # An empty object that only exists as a default (``context``) is left out too.
+            empty_default = field.default_factory is not None and data.get(key) == {}
+            if value is None or (empty_default and isinstance(value, WireModel)):
+                data.pop(key, None)
         return data
 
 
@@ -130,10 +130,19 @@ class Message(WireModel):
     message_id: str = Field(default_factory=_new_id, alias="messageId", min_length=1)
     timestamp: Timestamp = Field(default_factory=now)
     sent_at: Timestamp | None = Field(None, alias="sentAt")
-    user_id: str | None = Field(None, alias="userId")
-    anonymous_id: str | None = Field(None, alias="anonymousId")
+    user_id: str | None = Field(None, alias="userId", min_length=1)
+    anonymous_id: str | None = Field(None, alias="anonymousId", min_length=1)
     context: Context = Field(default_factory=Context)
     integrations: dict[str, Any] | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [key], "properties": {key: {"type": "string", "minLength": 1}}}
+                for key in ("userId", "anonymousId")
+            ]
+        }
+    )
 
     stage: ClassVar[Stage | None] = None
     version: ClassVar[int] = 1
@@ -148,9 +157,11 @@ class Message(WireModel):
 
     @model_validator(mode="after")
     def _needs_identity(self) -> Message:
-        if self.type != "alias" and not (self.user_id or self.anonymous_id):
+        if self.type != "alias" and self.user_id is None and self.anonymous_id is None:
             raise PydanticCustomError(
-                "cx_field", "{rule}", {"field": "userId", "rule": "userId or anonymousId is required"}
+                "cx_field",
+                "{rule}",
+                {"field": "userId", "rule": "userId or anonymousId is required"},
             )
         return self
 
@@ -193,4 +204,4 @@ class Page(Message):
 class Alias(Message):
     type: Literal["alias"] = "alias"
     previous_id: str = Field(alias="previousId", min_length=1)
-    user_id: str = Field(alias="userId", min_length=1)  # type: ignore[assignment]
+    user_id: str = Field(alias="userId", min_length=1)

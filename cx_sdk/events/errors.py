@@ -7,8 +7,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-_CAMEL = {"message_id": "messageId", "user_id": "userId", "anonymous_id": "anonymousId",
-          "sent_at": "sentAt", "previous_id": "previousId"}
+_CAMEL = {
+    "message_id": "messageId",
+    "user_id": "userId",
+    "anonymous_id": "anonymousId",
+    "sent_at": "sentAt",
+    "previous_id": "previousId",
+}
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ ISO_4217: frozenset[str] = frozenset(
 
 
 def to_decimal(value: Any) -> Decimal:
-    """Accept int, str, Decimal or float; a float goes through its shortest repr so 0.1 stays 0.1."""
+    """Accept int, str, Decimal or float; a float goes through its shortest repr (0.1 stays 0.1)."""
     if isinstance(value, bool):
         raise ValueError("money must be a number, not a boolean")
     if isinstance(value, Decimal):
@@ -93,7 +93,7 @@ Currency = Annotated[
     str,
     BeforeValidator(_upper),
     AfterValidator(_check_currency),
-    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO-4217"}),
+    WithJsonSchema({"type": "string", "enum": sorted(ISO_4217), "description": "ISO-4217 code"}),
 ]
 
 
@@ -117,7 +117,8 @@ def parse_timestamp(value: Any, info: ValidationInfo) -> datetime:
             )
         value = value.replace(tzinfo=UTC)
     # The wire carries milliseconds; truncating here keeps model and wire equal.
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    truncated: datetime = value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return truncated
 
 
 def timestamp_to_wire(value: datetime) -> str:

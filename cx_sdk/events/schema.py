@@ -29,6 +29,9 @@ def schema_for(model: type[Message]) -> dict[str, Any]:
             "x-cx-version": model.version,
         }
     )
+    if isinstance(event, str):
+        # The name has a default in Python; on the wire it must be there.
+        schema["required"] = sorted({*schema.get("required", []), "event", "type"})
     if model.stage is not None:
         schema["x-cx-stage"] = model.stage.value
     return schema
