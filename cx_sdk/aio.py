@@ -80,8 +80,18 @@ class AsyncClient(BaseClient):
 
     def _wake(self) -> None:
         self._ensure_worker()
-        if self._event is not None:
-            self._event.set()
+        event, loop = self._event, self._loop
+        if event is None or loop is None:
+            return
+        try:
+            same_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            same_loop = False
+        if same_loop:
+            event.set()
+        elif not loop.is_closed():
+            # track() from another thread (a sync handler in a threadpool): wake safely.
+            loop.call_soon_threadsafe(event.set)
 
     def _after_fork(self) -> None:
         super()._after_fork()

@@ -361,3 +361,16 @@ async def test_close_reports_what_it_could_not_send(harness: Harness, httpx_mock
     assert await harness.close(client, timeout=0.3) == 2
     assert dropped == [("shutdown", 2)]
     assert client.stats()["dropped"] == {"shutdown": 2}
+
+
+async def test_the_async_client_accepts_calls_from_other_threads(collector: Recorder) -> None:
+    import asyncio
+
+    from cx_sdk import AsyncClient
+
+    client = AsyncClient("wk", "http://cx.test", batch_size=2, flush_interval=60)
+    await client.start()
+    await asyncio.to_thread(lambda: [client.track("From Thread", user_id="u1") for _ in range(4)])
+    assert await client.flush(10)
+    assert collector.names() == ["From Thread"] * 4
+    await client.close()
