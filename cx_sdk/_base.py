@@ -7,6 +7,7 @@ to encode and pack batches and ``_settle`` to apply the collector's answer.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -466,8 +467,6 @@ class BaseClient:
 
 
 def parse_json(content: bytes) -> Any:
-    import json
-
     try:
         return json.loads(content) if content else None
     except ValueError:
