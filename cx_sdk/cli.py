@@ -18,6 +18,7 @@ SERVER_COMMANDS = {
     "demo": "seed a demo shop on embedded SQLite and serve it",
     "shopify": "Shopify integration: backfill and app set-up",
     "woocommerce": "WooCommerce integration: backfill and plugin",
+    "widgets": "switch storefront widgets on and off per shop",
 }
 
 SERVER_EXTRA_HINT = (

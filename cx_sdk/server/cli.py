@@ -1,0 +1,214 @@
+"""Collector subcommands of ``cx``: serve, db, shops, keys, demo, and the integrations'."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+
+from .settings import DEFAULT_DATABASE_URL, Settings
+from .store import PLATFORMS, Store
+
+# Subcommands an integration or widget module owns: ``<module>.cli.main(argv)``.
+DELEGATED = {
+    "shopify": "cx_sdk.integrations.shopify.cli",
+    "woocommerce": "cx_sdk.integrations.woocommerce.cli",
+    "widgets": "cx_sdk.widgets.cli",
+}
+
+
+def database_url(explicit: str | None) -> str:
+    return explicit or Settings.from_env().database_url or DEFAULT_DATABASE_URL
+
+
+def _open(args: argparse.Namespace) -> Store:
+    return Store.open(database_url(args.db))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = Settings.from_env(database_url=args.db)
+    # Migrate once here, not in every worker.
+    Store.open(settings.database_url).close()
+    if args.workers > 1:
+        import os
+
+        os.environ["CX_DATABASE_URL"] = settings.database_url
+        os.environ["CX_MIGRATE_ON_START"] = "false"
+        uvicorn.run(
+            "cx_sdk.server.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+        )
+    else:
+        from .app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from . import db
+
+    engine = db.make_engine(database_url(args.db))
+    if args.db_command == "upgrade":
+        db.upgrade(engine)
+    print(f"database at revision {db.current_revision(engine)}")
+    return 0
+
+
+def _shops_create(args: argparse.Namespace) -> int:
+    store = _open(args)
+    secrets = {"webhook_secret": args.webhook_secret} if args.webhook_secret else None
+    if args.platform == "woocommerce" and not args.webhook_secret:
+        import secrets as secrets_module
+        import string
+
+        alphabet = string.ascii_letters + string.digits
+        secrets = {"webhook_secret": "".join(secrets_module.choice(alphabet) for _ in range(40))}
+    try:
+        created = store.create_shop(
+            args.name, args.platform, args.domain, secrets, default_locale=args.locale
+        )
+    except ValueError as error:
+        print(f"cx shops create: {error}", file=sys.stderr)
+        return 2
+    out = {
+        "shop_id": created.shop.id,
+        "write_key": created.write_key,
+        "admin_token": created.admin_token,
+    }
+    if args.platform == "woocommerce" and secrets:
+        out["webhook_secret"] = secrets["webhook_secret"]
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"shop {created.shop.name!r} created. Keep these; they are shown once:")
+        for key, value in out.items():
+            print(f"  {key:15} {value}")
+    return 0
+
+
+def _shops_list(args: argparse.Namespace) -> int:
+    store = _open(args)
+    shops = [
+        {
+            "shop_id": shop.id,
+            "name": shop.name,
+            "platform": shop.platform,
+            "domain": shop.domain,
+            "default_locale": shop.default_locale,
+            "created_at": shop.created_at.isoformat(),
+        }
+        for shop in store.list_shops()
+    ]
+    if args.json:
+        print(json.dumps(shops))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("shop id", "name", "platform", "domain", "locale", "created")
+    for shop in shops:
+        table.add_row(*(str(shop[key] or "") for key in list(shop)))
+    Console().print(table)
+    return 0
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    store = _open(args)
+    try:
+        key = store.rotate_key(args.shop, args.kind)
+    except KeyError:
+        print(f"cx keys rotate: no shop {args.shop!r}", file=sys.stderr)
+        return 2
+    name = "write_key" if args.kind == "write" else "admin_token"
+    if args.json:
+        print(json.dumps({"shop_id": args.shop, name: key}))
+    else:
+        print(f"new {name} for {args.shop} (the old one no longer works): {key}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(
+        database_url(args.db) if args.db else "sqlite:///./cx-data/demo.db",
+        host=args.host,
+        port=args.port,
+        serve=not args.no_serve,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cx")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--db", help=f"database URL (default $CX_DATABASE_URL or {DEFAULT_DATABASE_URL})"
+        )
+        return p
+
+    serve = with_db(sub.add_parser("serve", help="run the collector"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_serve)
+
+    database = sub.add_parser("db", help="database migrations")
+    db_sub = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    with_db(db_sub.add_parser("upgrade", help="apply migrations")).set_defaults(func=_db)
+    with_db(db_sub.add_parser("current", help="print the revision")).set_defaults(func=_db)
+
+    shops = sub.add_parser("shops", help="create and list shops")
+    shops_sub = shops.add_subparsers(dest="shops_command", required=True, metavar="ACTION")
+    create = with_db(shops_sub.add_parser("create", help="create a shop and its keys"))
+    create.add_argument("name")
+    create.add_argument("--platform", choices=PLATFORMS, default="custom")
+    create.add_argument("--domain")
+    create.add_argument("--webhook-secret", help="WooCommerce webhook secret (generated if unset)")
+    create.add_argument("--locale", choices=("de", "en"), default="de")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=_shops_create)
+    listing = with_db(shops_sub.add_parser("list", help="list shops"))
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_shops_list)
+
+    keys = sub.add_parser("keys", help="rotate keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    rotate = with_db(keys_sub.add_parser("rotate", help="replace a shop's key"))
+    rotate.add_argument("--shop", required=True)
+    rotate.add_argument("--kind", choices=("write", "admin"), default="write")
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(func=_keys_rotate)
+
+    demo = with_db(sub.add_parser("demo", help="seed a demo shop and serve it"))
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--no-serve", action="store_true", help="seed and print, do not serve")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args_list = list(argv)
+    if args_list and args_list[0] in DELEGATED:
+        try:
+            module = importlib.import_module(DELEGATED[args_list[0]])
+        except ImportError:
+            print(f"cx {args_list[0]}: not available in this installation", file=sys.stderr)
+            return 2
+        code: int = module.main(args_list[1:])
+        return code
+    args = build_parser().parse_args(args_list)
+    result: int = args.func(args)
+    return result

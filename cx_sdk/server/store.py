@@ -1,0 +1,1161 @@
+"""The collector's storage: shops and keys, the event log, profiles, projections, privacy.
+
+Sync SQLAlchemy Core; async callers go through ``run_in_threadpool``. Every method takes the
+shop id and every statement filters on it: no query crosses shops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets as secrets_module
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..privacy import hash_email
+from . import db
+from .ingest_rules import Prepared, prepare
+from .tables import (
+    api_keys,
+    counters,
+    events,
+    identities,
+    integration_state,
+    metadata,
+    order_timeline,
+    orders,
+    privacy_requests,
+    profiles,
+    shipments,
+    shops,
+    webhook_deliveries,
+)
+
+PLATFORMS = ("custom", "shopify", "woocommerce")
+
+# Order statuses never move backwards: a late "paid" does not undo a refund.
+_STATUS_RANK = {
+    "open": 0,
+    "placed": 1,
+    "paid": 2,
+    "partially_refunded": 3,
+    "refunded": 4,
+    "cancelled": 4,
+}
+_RETURN_STATUS = {
+    "Return Requested": "requested",
+    "Return Approved": "approved",
+    "Return Declined": "declined",
+    "Return Shipment Created": "in_transit",
+    "Return Received": "received",
+    "Return Closed": "closed",
+}
+_SHIPMENT_EVENTS = ("Shipment Created", "Shipment Status Updated", "Shipment Delivered")
+_ORDER_EVENTS = frozenset(
+    {
+        "Order Completed",
+        "Order Paid",
+        "Order Cancelled",
+        "Order Refunded",
+        "Order Updated",
+        "Payment Failed",
+        *_SHIPMENT_EVENTS,
+        *_RETURN_STATUS,
+    }
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def hash_key(key: str) -> str:
+    """Keys are random and long, so one SHA-256 is the right cost at rest (no KDF needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key(kind: str) -> str:
+    return f"{'wk' if kind == 'write' else 'adm'}_{secrets_module.token_urlsafe(24)}"
+
+
+@dataclass(frozen=True)
+class Shop:
+    id: str
+    name: str
+    platform: str
+    domain: str | None
+    default_locale: str
+    store_pii: bool
+    secrets: dict[str, Any] = field(repr=False)
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CreatedShop:
+    shop: Shop
+    write_key: str = field(repr=False)
+    admin_token: str = field(repr=False)
+
+
+@dataclass
+class IngestResult:
+    """What happened to each message of a call, for per-event answers."""
+
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    no_consent: list[str] = field(default_factory=list)
+
+    def as_response(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "success": not self.rejected,
+            "accepted": len(self.accepted),
+            "duplicates": len(self.duplicates),
+            "dropped_no_consent": len(self.no_consent),
+        }
+        if self.rejected:
+            body["rejected"] = self.rejected
+        return body
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    shipment_id: str
+    status: str
+    raw_status: str | None
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    promised_delivery_date: str | None
+    estimated_delivery_date: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    status_at: datetime
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """The order projection widgets read: current state plus its timeline."""
+
+    order_id: str
+    order_number: str | None
+    user_id: str | None
+    email_hash: str | None
+    status: str
+    currency: str | None
+    total: str | None
+    refunded: str | None
+    return_status: str | None
+    placed_at: datetime | None
+    paid_at: datetime | None
+    cancelled_at: datetime | None
+    shipments: list[ShipmentView]
+    timeline: list[dict[str, Any]]
+
+
+def _shop(row: Any) -> Shop:
+    return Shop(
+        id=row.id,
+        name=row.name,
+        platform=row.platform,
+        domain=row.domain,
+        default_locale=row.default_locale,
+        store_pii=bool(row.store_pii),
+        secrets=dict(row.secrets or {}),
+        created_at=row.created_at,
+    )
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        # SQLite has one writer; queueing in-process beats spinning on its busy lock.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self._key_cache: dict[str, tuple[float, str | None]] = {}
+        self.key_cache_seconds = 5.0
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = db.make_engine(url)
+        if migrate:
+            db.upgrade(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _begin(self) -> Any:
+        return _Writer(self)
+
+    def _upsert(
+        self,
+        conn: Connection,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        keys: Sequence[str],
+        update_columns: Sequence[str] | None = None,
+    ) -> None:
+        """INSERT … ON CONFLICT (keys) DO UPDATE/NOTHING on either engine."""
+        if not rows:
+            return
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(table)
+        if update_columns:
+            statement = statement.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={name: statement.excluded[name] for name in update_columns},
+            )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+        conn.execute(statement, list(rows))
+
+    def _insert_new(
+        self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+    ) -> set[str]:
+        """Insert rows whose key is new; return the ``message_id`` of those inserted."""
+        if not rows:
+            return set()
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(table)
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .returning(table.c.message_id)
+        )
+        result = conn.execute(statement, list(rows))
+        return {row[0] for row in result}
+
+    # --- shops and keys ------------------------------------------------------------------
+
+    def create_shop(
+        self,
+        name: str,
+        platform: str = "custom",
+        domain: str | None = None,
+        secrets: dict[str, Any] | None = None,
+        default_locale: str = "de",
+        shop_id: str | None = None,
+    ) -> CreatedShop:
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}, got {platform!r}")
+        if not name.strip():
+            raise ValueError("shop name must not be empty")
+        if domain is not None and self.shop_by_domain(domain) is not None:
+            raise ValueError(f"a shop with domain {domain!r} exists already")
+        shop_id = shop_id or f"shop_{secrets_module.token_hex(6)}"
+        now = utcnow()
+        write_key, admin_token = new_key("write"), new_key("admin")
+        with self._begin() as conn:
+            conn.execute(
+                shops.insert().values(
+                    id=shop_id,
+                    name=name.strip(),
+                    platform=platform,
+                    domain=domain.lower() if domain else None,
+                    default_locale=default_locale,
+                    store_pii=False,
+                    secrets=dict(secrets or {}),
+                    created_at=now,
+                )
+            )
+            for kind, key in (("write", write_key), ("admin", admin_token)):
+                conn.execute(api_keys.insert().values(**_key_row(shop_id, kind, key, now)))
+        shop = self.get_shop(shop_id)
+        assert shop is not None
+        return CreatedShop(shop, write_key, admin_token)
+
+    def get_shop(self, shop_id: str) -> Shop | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(shops).where(shops.c.id == shop_id)).first()
+        return None if row is None else _shop(row)
+
+    def shop_by_domain(self, domain: str) -> Shop | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(shops).where(shops.c.domain == domain.lower())).first()
+        return None if row is None else _shop(row)
+
+    def list_shops(self) -> list[Shop]:
+        with self.engine.connect() as conn:
+            return [_shop(row) for row in conn.execute(select(shops).order_by(shops.c.created_at))]
+
+    def update_shop(self, shop_id: str, **values: Any) -> None:
+        allowed = {"name", "domain", "default_locale", "store_pii"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
+        with self._begin() as conn:
+            conn.execute(update(shops).where(shops.c.id == shop_id).values(**values))
+
+    def update_shop_secrets(self, shop_id: str, **values: Any) -> None:
+        """Merge platform secrets (None removes one)."""
+        with self._begin() as conn:
+            row = conn.execute(select(shops.c.secrets).where(shops.c.id == shop_id)).first()
+            if row is None:
+                raise KeyError(shop_id)
+            merged = dict(row.secrets or {})
+            for key, value in values.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            conn.execute(update(shops).where(shops.c.id == shop_id).values(secrets=merged))
+
+    def rotate_key(self, shop_id: str, kind: str) -> str:
+        """Revoke the shop's current key of ``kind`` (write or admin) and issue a new one."""
+        if kind not in ("write", "admin"):
+            raise ValueError("kind must be write or admin")
+        if self.get_shop(shop_id) is None:
+            raise KeyError(shop_id)
+        key, now = new_key(kind), utcnow()
+        with self._begin() as conn:
+            conn.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.shop_id == shop_id,
+                    api_keys.c.kind == kind,
+                    api_keys.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
+            conn.execute(api_keys.insert().values(**_key_row(shop_id, kind, key, now)))
+        self._key_cache.clear()
+        return key
+
+    def shop_for_key(self, key: str, kind: str) -> str | None:
+        """The shop id a live key of ``kind`` belongs to (cached briefly per worker)."""
+        digest = hash_key(key)
+        cache_key = f"{kind}:{digest}"
+        hit = self._key_cache.get(cache_key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_keys.c.shop_id).where(
+                    api_keys.c.key_hash == digest,
+                    api_keys.c.kind == kind,
+                    api_keys.c.revoked_at.is_(None),
+                )
+            ).first()
+        shop_id = None if row is None else str(row.shop_id)
+        if len(self._key_cache) > 10_000:
+            self._key_cache.clear()
+        self._key_cache[cache_key] = (now + self.key_cache_seconds, shop_id)
+        return shop_id
+
+    # --- ingest --------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        shop_id: str,
+        messages: Sequence[Any],
+        received_at: datetime | None = None,
+        max_event_bytes: int = 32 * 1024,
+    ) -> IngestResult:
+        """Validate, dedupe and store messages; update profiles and projections.
+
+        The same path serves ``/v1/batch`` and every integration: a fact stored once is
+        stored once, whoever delivers it.
+        """
+        shop = self.get_shop(shop_id)
+        if shop is None:
+            raise KeyError(shop_id)
+        received = naive_utc(received_at) if received_at else utcnow()
+        result = IngestResult()
+        ready: dict[str, Prepared] = {}
+        for raw in messages:
+            outcome = prepare(raw, received, store_pii=shop.store_pii, max_bytes=max_event_bytes)
+            if isinstance(outcome, dict):
+                result.rejected.append(outcome)
+            elif outcome.no_consent:
+                result.no_consent.append(outcome.message_id)
+            elif outcome.message_id in ready:
+                result.duplicates.append(outcome.message_id)
+            else:
+                ready[outcome.message_id] = outcome
+        with self._begin() as conn:
+            inserted = self._insert_new(
+                conn,
+                events,
+                [item.row(shop_id) for item in ready.values()],
+                ("shop_id", "message_id"),
+            )
+            fresh = [item for item in ready.values() if item.message_id in inserted]
+            result.accepted = [item.message_id for item in fresh]
+            result.duplicates += [mid for mid in ready if mid not in inserted]
+            if fresh:
+                self._link_identities(conn, shop_id, fresh)
+                self._update_profiles(conn, shop_id, fresh)
+                for item in fresh:
+                    if item.event in _ORDER_EVENTS:
+                        self._project_order_event(conn, shop_id, item)
+            if result.no_consent:
+                self._bump(conn, shop_id, "dropped_no_consent", len(result.no_consent))
+        return result
+
+    def _link_identities(self, conn: Connection, shop_id: str, fresh: list[Prepared]) -> None:
+        links: dict[str, dict[str, Any]] = {}
+        for item in fresh:
+            if item.type == "alias":
+                previous = item.wire.get("previousId")
+                if previous and previous != item.user_id:
+                    links[previous] = {"anonymous_id": previous, "user_id": item.user_id}
+            elif item.user_id and item.anonymous_id:
+                links[item.anonymous_id] = {
+                    "anonymous_id": item.anonymous_id,
+                    "user_id": item.user_id,
+                }
+        rows = [{"shop_id": shop_id, "linked_at": utcnow(), **link} for link in links.values()]
+        self._upsert(conn, identities, rows, ("shop_id", "anonymous_id"), ("user_id", "linked_at"))
+
+    def _update_profiles(self, conn: Connection, shop_id: str, fresh: list[Prepared]) -> None:
+        changes: dict[str, dict[str, Any]] = {}
+        for item in fresh:
+            if not item.user_id:
+                continue
+            change = changes.setdefault(
+                item.user_id,
+                {"first": item.timestamp, "last": item.timestamp, "traits": {}, "consent": None},
+            )
+            change["first"] = min(change["first"], item.timestamp)
+            change["last"] = max(change["last"], item.timestamp)
+            change["traits"].update(item.traits)
+            if item.consent is not None:
+                change["consent"] = item.consent
+        if not changes:
+            return
+        existing = {
+            row.user_id: row
+            for row in conn.execute(
+                select(profiles).where(
+                    profiles.c.shop_id == shop_id, profiles.c.user_id.in_(list(changes))
+                )
+            )
+        }
+        rows = []
+        for user_id, change in changes.items():
+            old = existing.get(user_id)
+            traits = {**(old.traits if old else {}), **change["traits"]}
+            rows.append(
+                {
+                    "shop_id": shop_id,
+                    "user_id": user_id,
+                    "email_hash": traits.get("email_hash") or (old.email_hash if old else None),
+                    "traits": traits,
+                    "consent": change["consent"] or (old.consent if old else None),
+                    "first_seen": min(change["first"], old.first_seen) if old else change["first"],
+                    "last_seen": max(change["last"], old.last_seen) if old else change["last"],
+                }
+            )
+        self._upsert(
+            conn,
+            profiles,
+            rows,
+            ("shop_id", "user_id"),
+            ("email_hash", "traits", "consent", "first_seen", "last_seen"),
+        )
+
+    def _project_order_event(self, conn: Connection, shop_id: str, item: Prepared) -> None:
+        props = item.wire.get("properties") or {}
+        order_id = str(props.get("order_id") or "")
+        if not order_id:
+            return
+        at = item.timestamp
+        current = conn.execute(
+            select(orders).where(orders.c.shop_id == shop_id, orders.c.order_id == order_id)
+        ).first()
+        row: dict[str, Any] = (
+            dict(current._mapping)
+            if current
+            else {"shop_id": shop_id, "order_id": order_id, "status": "open", "updated_at": at}
+        )
+        row["user_id"] = row.get("user_id") or item.user_id
+        row["anonymous_id"] = row.get("anonymous_id") or item.anonymous_id
+        if props.get("order_number") is not None:
+            row["order_number"] = str(props["order_number"])
+        if props.get("email_hash"):
+            row["email_hash"] = props["email_hash"]
+        if props.get("currency"):
+            row["currency"] = props["currency"]
+        name = item.event
+        new_status: str | None = None
+        if name == "Order Completed":
+            row["placed_at"] = at
+            row["total"] = _money_text(props.get("total") or props.get("revenue"))
+            new_status = "placed"
+        elif name == "Order Updated":
+            total = props.get("total") or props.get("revenue")
+            if total is not None:
+                row["total"] = _money_text(total)
+        elif name == "Order Paid":
+            row["paid_at"] = row.get("paid_at") or at
+            new_status = "paid"
+        elif name == "Order Cancelled":
+            row["cancelled_at"] = at
+            new_status = "cancelled"
+        elif name == "Order Refunded":
+            refunded = Decimal(row.get("refunded") or "0") + Decimal(str(props.get("amount", 0)))
+            row["refunded"] = str(refunded)
+            total = Decimal(row["total"]) if row.get("total") else None
+            full = props.get("refund_type") == "full" or (total is not None and refunded >= total)
+            new_status = "refunded" if full else "partially_refunded"
+        elif name in _RETURN_STATUS:
+            row["return_status"] = _RETURN_STATUS[name]
+        if new_status and _STATUS_RANK[new_status] >= _STATUS_RANK.get(row["status"], 0):
+            row["status"] = new_status
+        row["updated_at"] = max(row["updated_at"], at)
+        if not row.get("email_hash") and row.get("user_id"):
+            profile = conn.execute(
+                select(profiles.c.email_hash).where(
+                    profiles.c.shop_id == shop_id, profiles.c.user_id == row["user_id"]
+                )
+            ).first()
+            row["email_hash"] = profile.email_hash if profile else None
+        columns = [c.name for c in orders.columns if c.name not in ("shop_id", "order_id")]
+        full_row = {c.name: row.get(c.name) for c in orders.columns}
+        self._upsert(conn, orders, [full_row], ("shop_id", "order_id"), columns)
+        shipment_id = props.get("shipment_id")
+        if name in _SHIPMENT_EVENTS and shipment_id:
+            self._project_shipment(conn, shop_id, order_id, row.get("user_id"), item, props)
+        if name in _RETURN_STATUS:
+            self._latest_return_status(conn, shop_id, order_id, name, at)
+        status = props.get("status") or _RETURN_STATUS.get(name or "")
+        data = {
+            key: props[key]
+            for key in (
+                "amount",
+                "currency",
+                "reason",
+                "refund_type",
+                "carrier",
+                "tracking_number",
+                "tracking_url",
+                "location",
+                "message",
+                "raw_status",
+                "return_id",
+                "estimated_delivery_date",
+            )
+            if props.get(key) is not None
+        }
+        self._upsert(
+            conn,
+            order_timeline,
+            [
+                {
+                    "shop_id": shop_id,
+                    "order_id": order_id,
+                    "user_id": row.get("user_id"),
+                    "message_id": item.message_id,
+                    "event": name,
+                    "shipment_id": str(shipment_id) if shipment_id else None,
+                    "status": status,
+                    "at": naive_utc(_status_time(props, at)),
+                    "data": data,
+                }
+            ],
+            ("shop_id", "message_id"),
+        )
+
+    def _latest_return_status(
+        self, conn: Connection, shop_id: str, order_id: str, name: str, at: datetime
+    ) -> None:
+        """A late return event must not overwrite a newer return state."""
+        newest = conn.execute(
+            select(order_timeline.c.event, order_timeline.c.at)
+            .where(
+                order_timeline.c.shop_id == shop_id,
+                order_timeline.c.order_id == order_id,
+                order_timeline.c.event.in_(list(_RETURN_STATUS)),
+            )
+            .order_by(order_timeline.c.at.desc())
+            .limit(1)
+        ).first()
+        if newest is not None and newest.at > at:
+            conn.execute(
+                update(orders)
+                .where(orders.c.shop_id == shop_id, orders.c.order_id == order_id)
+                .values(return_status=_RETURN_STATUS[newest.event])
+            )
+
+    def _project_shipment(
+        self,
+        conn: Connection,
+        shop_id: str,
+        order_id: str,
+        user_id: str | None,
+        item: Prepared,
+        props: dict[str, Any],
+    ) -> None:
+        shipment_id = str(props["shipment_id"])
+        at = naive_utc(_status_time(props, item.timestamp))
+        current = conn.execute(
+            select(shipments).where(
+                shipments.c.shop_id == shop_id, shipments.c.shipment_id == shipment_id
+            )
+        ).first()
+        row: dict[str, Any] = (
+            dict(current._mapping)
+            if current
+            else {
+                "shop_id": shop_id,
+                "shipment_id": shipment_id,
+                "order_id": order_id,
+                "status": "pending",
+                "status_at": datetime.min,
+            }
+        )
+        row["user_id"] = row.get("user_id") or user_id
+        for key in (
+            "carrier",
+            "tracking_number",
+            "tracking_url",
+            "promised_delivery_date",
+            "estimated_delivery_date",
+        ):
+            if props.get(key) is not None:
+                row[key] = str(props[key])
+        status = props.get("status")
+        if item.event == "Shipment Delivered":
+            status = "delivered"
+            row["delivered_at"] = row.get("delivered_at") or at
+        if item.event == "Shipment Created":
+            row["shipped_at"] = row.get("shipped_at") or at
+        # An older status never overwrites a newer one (deliveries come late and reordered).
+        if status and at >= row["status_at"]:
+            row["status"] = status
+            row["raw_status"] = props.get("raw_status")
+            row["status_at"] = at
+            if status == "delivered":
+                row["delivered_at"] = row.get("delivered_at") or at
+        if row["status_at"] == datetime.min:
+            row["status_at"] = at
+        full_row = {c.name: row.get(c.name) for c in shipments.columns}
+        columns = [c.name for c in shipments.columns if c.name not in ("shop_id", "shipment_id")]
+        self._upsert(conn, shipments, [full_row], ("shop_id", "shipment_id"), columns)
+
+    def _bump(self, conn: Connection, shop_id: str, name: str, amount: int) -> None:
+        updated = conn.execute(
+            update(counters)
+            .where(counters.c.shop_id == shop_id, counters.c.name == name)
+            .values(value=counters.c.value + amount)
+        )
+        if updated.rowcount == 0:
+            self._upsert(
+                conn,
+                counters,
+                [{"shop_id": shop_id, "name": name, "value": amount}],
+                ("shop_id", "name"),
+            )
+
+    def counter(self, shop_id: str, name: str) -> int:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(counters.c.value).where(
+                    counters.c.shop_id == shop_id, counters.c.name == name
+                )
+            ).first()
+        return 0 if row is None else int(row.value)
+
+    # --- integrations --------------------------------------------------------------------
+
+    def record_webhook(
+        self,
+        shop_id: str,
+        platform: str,
+        delivery_id: str,
+        topic: str,
+        headers: dict[str, str],
+        body: bytes,
+        user_id: str | None = None,
+    ) -> bool:
+        """Persist a raw delivery before it is mapped; False when it was seen before."""
+        with self._begin() as conn:
+            statement = (
+                (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(
+                    webhook_deliveries
+                )
+                .on_conflict_do_nothing(index_elements=["shop_id", "platform", "delivery_id"])
+                .returning(webhook_deliveries.c.id)
+            )
+            row = conn.execute(
+                statement,
+                {
+                    "shop_id": shop_id,
+                    "platform": platform,
+                    "delivery_id": delivery_id,
+                    "topic": topic,
+                    "user_id": user_id,
+                    "headers": headers,
+                    "body": body,
+                    "received_at": utcnow(),
+                },
+            ).first()
+        return row is not None
+
+    def finish_webhook(
+        self,
+        shop_id: str,
+        platform: str,
+        delivery_id: str,
+        error: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        """Mark a delivery processed. A processed body is dropped: it holds customer data the
+        events now carry in their own, minimised form. A failed one is kept for replay."""
+        values: dict[str, Any] = {"processed_at": utcnow(), "error": error}
+        if user_id is not None:
+            values["user_id"] = user_id
+        if error is None:
+            values["body"] = b""
+        with self._begin() as conn:
+            conn.execute(
+                update(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.shop_id == shop_id,
+                    webhook_deliveries.c.platform == platform,
+                    webhook_deliveries.c.delivery_id == delivery_id,
+                )
+                .values(**values)
+            )
+
+    def get_state(self, shop_id: str, kind: str, key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(integration_state.c.value).where(
+                    integration_state.c.shop_id == shop_id,
+                    integration_state.c.kind == kind,
+                    integration_state.c.key == key,
+                )
+            ).first()
+        return None if row is None else dict(row.value)
+
+    def put_state(self, shop_id: str, kind: str, key: str, value: dict[str, Any]) -> None:
+        with self._begin() as conn:
+            self._upsert(
+                conn,
+                integration_state,
+                [
+                    {
+                        "shop_id": shop_id,
+                        "kind": kind,
+                        "key": key,
+                        "value": value,
+                        "updated_at": utcnow(),
+                    }
+                ],
+                ("shop_id", "kind", "key"),
+                ("value", "updated_at"),
+            )
+
+    def record_privacy_request(
+        self, shop_id: str, kind: str, user_id: str | None, payload: dict[str, Any]
+    ) -> int:
+        with self._begin() as conn:
+            result = conn.execute(
+                privacy_requests.insert().values(
+                    shop_id=shop_id,
+                    user_id=user_id,
+                    kind=kind,
+                    created_at=utcnow(),
+                    payload=payload,
+                )
+            )
+        return int(result.inserted_primary_key[0])
+
+    def privacy_requests(self, shop_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(privacy_requests)
+                .where(privacy_requests.c.shop_id == shop_id)
+                .order_by(privacy_requests.c.id)
+            )
+            return [_jsonable(dict(row._mapping)) for row in rows]
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _anonymous_ids(self, conn: Connection, shop_id: str, user_ids: Iterable[str]) -> list[str]:
+        ids = list(user_ids)
+        if not ids:
+            return []
+        rows = conn.execute(
+            select(identities.c.anonymous_id).where(
+                identities.c.shop_id == shop_id, identities.c.user_id.in_(ids)
+            )
+        )
+        return [row.anonymous_id for row in rows]
+
+    def iter_events(
+        self,
+        shop_id: str,
+        *,
+        event: str | None = None,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Events in storage order (id), each as wire dict plus ``receivedAt``."""
+        with self.engine.connect() as conn:
+            query = select(events).where(events.c.shop_id == shop_id, events.c.id > after)
+            if event is not None:
+                query = query.where(events.c.event == event)
+            if user_id is not None:
+                anonymous = self._anonymous_ids(conn, shop_id, [user_id])
+                query = query.where(
+                    or_(events.c.user_id == user_id, events.c.anonymous_id.in_(anonymous))
+                )
+            if since is not None:
+                query = query.where(events.c.timestamp >= naive_utc(since))
+            if until is not None:
+                query = query.where(events.c.timestamp < naive_utc(until))
+            rows = conn.execute(query.order_by(events.c.id).limit(limit)).all()
+        for row in rows:
+            yield row.id, event_out(row)
+
+    def journey(self, shop_id: str, user_id: str) -> dict[str, Any]:
+        """A customer's events across ids and channels, in time order, grouped by stage."""
+        with self.engine.connect() as conn:
+            anonymous = self._anonymous_ids(conn, shop_id, [user_id])
+            rows = conn.execute(
+                select(events)
+                .where(
+                    events.c.shop_id == shop_id,
+                    or_(events.c.user_id == user_id, events.c.anonymous_id.in_(anonymous)),
+                )
+                .order_by(events.c.timestamp, events.c.id)
+            ).all()
+            profile = conn.execute(
+                select(profiles).where(profiles.c.shop_id == shop_id, profiles.c.user_id == user_id)
+            ).first()
+        stages: dict[str, list[dict[str, Any]]] = {
+            stage: []
+            for stage in ("awareness", "consideration", "purchase", "retention", "advocacy")
+        }
+        timeline = []
+        for row in rows:
+            item = event_out(row)
+            timeline.append(item)
+            if row.stage in stages:
+                stages[row.stage].append(item)
+        return {
+            "userId": user_id,
+            "anonymousIds": anonymous,
+            "traits": dict(profile.traits) if profile else {},
+            "channels": sorted({row.channel for row in rows}),
+            "stages": stages,
+            "timeline": timeline,
+        }
+
+    def get_order(self, shop_id: str, order_ref: str) -> OrderView | None:
+        """The order by platform id or by the number the shopper knows."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(orders)
+                .where(
+                    orders.c.shop_id == shop_id,
+                    or_(orders.c.order_id == order_ref, orders.c.order_number == order_ref),
+                )
+                .order_by((orders.c.order_id == order_ref).desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            shipment_rows = conn.execute(
+                select(shipments)
+                .where(shipments.c.shop_id == shop_id, shipments.c.order_id == row.order_id)
+                .order_by(shipments.c.shipped_at, shipments.c.shipment_id)
+            ).all()
+            timeline_rows = conn.execute(
+                select(order_timeline)
+                .where(
+                    order_timeline.c.shop_id == shop_id, order_timeline.c.order_id == row.order_id
+                )
+                .order_by(order_timeline.c.at, order_timeline.c.id)
+            ).all()
+        timeline = [
+            {
+                "event": t.event,
+                "status": t.status,
+                "shipment_id": t.shipment_id,
+                "at": t.at.replace(tzinfo=UTC),
+                **dict(t.data or {}),
+            }
+            for t in timeline_rows
+        ]
+        return OrderView(
+            order_id=row.order_id,
+            order_number=row.order_number,
+            user_id=row.user_id,
+            email_hash=row.email_hash,
+            status=row.status,
+            currency=row.currency,
+            total=row.total,
+            refunded=row.refunded,
+            return_status=row.return_status,
+            placed_at=_aware(row.placed_at),
+            paid_at=_aware(row.paid_at),
+            cancelled_at=_aware(row.cancelled_at),
+            shipments=[
+                ShipmentView(
+                    shipment_id=s.shipment_id,
+                    status=s.status,
+                    raw_status=s.raw_status,
+                    carrier=s.carrier,
+                    tracking_number=s.tracking_number,
+                    tracking_url=s.tracking_url,
+                    promised_delivery_date=s.promised_delivery_date,
+                    estimated_delivery_date=s.estimated_delivery_date,
+                    shipped_at=_aware(s.shipped_at),
+                    delivered_at=_aware(s.delivered_at),
+                    status_at=s.status_at.replace(tzinfo=UTC),
+                    events=[t for t in timeline if t["shipment_id"] == s.shipment_id],
+                )
+                for s in shipment_rows
+            ],
+            timeline=timeline,
+        )
+
+    # --- privacy -------------------------------------------------------------------------
+
+    def _subject(
+        self, conn: Connection, shop_id: str, user_id: str | None, email: str | None
+    ) -> tuple[list[str], list[str], list[str]]:
+        """Every id that belongs to the customer: user ids, anonymous ids, order ids."""
+        user_ids = {user_id} if user_id else set()
+        if email:
+            digest = hash_email(email)
+            for table in (profiles, orders):
+                user_ids |= {
+                    row.user_id
+                    for row in conn.execute(
+                        select(table.c.user_id).where(
+                            table.c.shop_id == shop_id,
+                            table.c.email_hash == digest,
+                            table.c.user_id.is_not(None),
+                        )
+                    )
+                }
+        anonymous = self._anonymous_ids(conn, shop_id, user_ids)
+        order_query = select(orders.c.order_id).where(
+            orders.c.shop_id == shop_id,
+            or_(
+                orders.c.user_id.in_(list(user_ids)),
+                orders.c.anonymous_id.in_(anonymous),
+                *(
+                    [orders.c.email_hash == hash_email(email)]
+                    if email
+                    else []  # an order placed as guest is found by its email
+                ),
+            ),
+        )
+        order_ids = [row.order_id for row in conn.execute(order_query)]
+        return sorted(user_ids), anonymous, order_ids
+
+    def _customer_filters(
+        self, table: Table, user_ids: list[str], anonymous: list[str], order_ids: list[str]
+    ) -> list[Any]:
+        filters: list[Any] = []
+        if "user_id" in table.c and user_ids:
+            filters.append(table.c.user_id.in_(user_ids))
+        if "anonymous_id" in table.c and anonymous:
+            filters.append(table.c.anonymous_id.in_(anonymous))
+        if "order_id" in table.c and order_ids:
+            filters.append(table.c.order_id.in_(order_ids))
+        return filters
+
+    def _customer_tables(self) -> list[Table]:
+        return [
+            table
+            for table in metadata.sorted_tables
+            if "shop_id" in table.c
+            and any(name in table.c for name in ("user_id", "anonymous_id", "order_id"))
+        ]
+
+    def export_customer(
+        self, shop_id: str, user_id: str | None = None, email: str | None = None
+    ) -> dict[str, Any]:
+        """Everything stored about one customer, table by table."""
+        if not user_id and not email:
+            raise ValueError("user_id or email is required")
+        with self.engine.connect() as conn:
+            user_ids, anonymous, order_ids = self._subject(conn, shop_id, user_id, email)
+            tables: dict[str, list[dict[str, Any]]] = {}
+            for table in self._customer_tables():
+                filters = self._customer_filters(table, user_ids, anonymous, order_ids)
+                if not filters:
+                    tables[table.name] = []
+                    continue
+                rows = conn.execute(select(table).where(table.c.shop_id == shop_id, or_(*filters)))
+                tables[table.name] = [_jsonable(dict(row._mapping)) for row in rows]
+        return {
+            "shop_id": shop_id,
+            "user_ids": user_ids,
+            "anonymous_ids": anonymous,
+            "order_ids": order_ids,
+            "tables": tables,
+        }
+
+    def erase_customer(
+        self, shop_id: str, user_id: str | None = None, email: str | None = None
+    ) -> dict[str, int]:
+        """Delete the customer from every table that holds customer data."""
+        if not user_id and not email:
+            raise ValueError("user_id or email is required")
+        counts: dict[str, int] = {}
+        with self._begin() as conn:
+            user_ids, anonymous, order_ids = self._subject(conn, shop_id, user_id, email)
+            for table in reversed(self._customer_tables()):
+                filters = self._customer_filters(table, user_ids, anonymous, order_ids)
+                if filters:
+                    deleted = conn.execute(
+                        delete(table).where(table.c.shop_id == shop_id, or_(*filters))
+                    )
+                    counts[table.name] = deleted.rowcount
+            if anonymous:
+                deleted = conn.execute(
+                    delete(identities).where(
+                        identities.c.shop_id == shop_id, identities.c.anonymous_id.in_(anonymous)
+                    )
+                )
+                counts["identities"] = counts.get("identities", 0) + deleted.rowcount
+            self._bump(conn, shop_id, "customers_erased", 1)
+        return counts
+
+    def erase_shop(self, shop_id: str) -> dict[str, int]:
+        """Delete the shop and everything it owns (Shopify's shop/redact)."""
+        counts: dict[str, int] = {}
+        with self._begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                if "shop_id" in table.c:
+                    counts[table.name] = conn.execute(
+                        delete(table).where(table.c.shop_id == shop_id)
+                    ).rowcount
+            counts["shops"] = conn.execute(delete(shops).where(shops.c.id == shop_id)).rowcount
+        self._key_cache.clear()
+        return counts
+
+    def count_events(self, shop_id: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(events).where(events.c.shop_id == shop_id)
+                ).scalar_one()
+            )
+
+    def has_customer_data(self, shop_id: str, user_id: str) -> bool:
+        """True while any table still holds a row of this user id (used by tests and audits)."""
+        with self.engine.connect() as conn:
+            for table in self._customer_tables():
+                if "user_id" in table.c:
+                    row = conn.execute(
+                        select(table.c.user_id)
+                        .where(and_(table.c.shop_id == shop_id, table.c.user_id == user_id))
+                        .limit(1)
+                    ).first()
+                    if row is not None:
+                        return True
+        return False
+
+
+class _Writer:
+    """A transaction, serialised per process on SQLite."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._context: Any = None
+
+    def __enter__(self) -> Connection:
+        lock = self.store._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            self._context = self.store.engine.begin()
+            connection: Connection = self._context.__enter__()
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return connection
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._context.__exit__(*exc)
+        finally:
+            if self.store._write_lock is not None:
+                self.store._write_lock.release()
+
+
+def _key_row(shop_id: str, kind: str, key: str, now: datetime) -> dict[str, Any]:
+    return {
+        "shop_id": shop_id,
+        "kind": kind,
+        "key_hash": hash_key(key),
+        "prefix": key[:8],
+        "created_at": now,
+    }
+
+
+def _money_text(value: Any) -> str | None:
+    return None if value is None else str(Decimal(str(value)))
+
+
+def _status_time(props: dict[str, Any], default: datetime) -> datetime:
+    raw = props.get("status_at")
+    if isinstance(raw, str):
+        try:
+            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return default
+    return default
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _iso(value: datetime) -> str:
+    return value.replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_out(row: Any) -> dict[str, Any]:
+    """A stored event as the read API shows it: the wire dict with corrected ``timestamp``,
+    the client's ``originalTimestamp`` and ``receivedAt``."""
+    body: dict[str, Any] = orjson.loads(row.body)
+    body["timestamp"] = _iso(row.timestamp)
+    body["originalTimestamp"] = _iso(row.original_timestamp)
+    body["receivedAt"] = _iso(row.received_at)
+    return body
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            out[key] = _iso(value)
+        elif isinstance(value, bytes):
+            out[key] = value.decode("utf-8", "replace")
+        elif key == "body" and isinstance(value, str):
+            try:
+                out[key] = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                out[key] = value
+        else:
+            out[key] = value
+    return out
