@@ -1,0 +1,267 @@
+"""What the merchant switched and configured, per shop: read on every render, so a change
+takes effect on the next one. Values are validated here, once, for console and CLI alike."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, select
+
+from ..events import SurveyType
+from .i18n import LOCALES
+from .tables import survey_contacts, widget_settings, widget_surveys
+
+PLACEMENTS = ("inline", "bottom-right", "bottom-left")
+TEXT_KEYS = ("title", "intro")
+TEXT_MAX = 300
+COLOUR_KEYS = ("accent", "background", "text")
+DEFAULT_COLOURS = {"accent": "#1a56db", "background": "#ffffff", "text": "#1f2937"}
+TRIGGERS = ("delivery", "order", "chat")
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+_SURVEY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class ConfigError(ValueError):
+    """A value the merchant entered that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class WidgetConfig:
+    widget: str
+    enabled: bool = True
+    placement: str = "inline"
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    colours: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
+
+    def text(self, locale: str, key: str) -> str | None:
+        """The merchant's own text for ``key`` in ``locale``; None means the default."""
+        return (self.texts.get(locale) or {}).get(key) or None
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    survey_id: str
+    survey_type: str = SurveyType.NPS.value
+    trigger: str = "delivery"
+    delay_days: int = 7
+    cap_days: int = 30
+    enabled: bool = True
+    question: dict[str, str] = field(default_factory=dict)
+
+
+DEFAULT_SURVEYS = (SurveyConfig("nps"),)
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two ``#rrggbb`` colours."""
+    high, low = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def validate_widget(config: WidgetConfig) -> WidgetConfig:
+    if config.placement not in PLACEMENTS:
+        raise ConfigError(f"placement must be one of {', '.join(PLACEMENTS)}")
+    colours = {**DEFAULT_COLOURS, **config.colours}
+    for key, value in colours.items():
+        if key not in COLOUR_KEYS:
+            raise ConfigError(f"unknown colour {key!r}; one of {', '.join(COLOUR_KEYS)}")
+        if not _HEX.match(value):
+            raise ConfigError(f"colour {key} must look like #1a56db, got {value!r}")
+    # Buttons are white on the accent and text sits on the background: both must stay legible.
+    if contrast(colours["accent"], "#ffffff") < 4.5:
+        raise ConfigError("accent colour is too light for white button text (contrast < 4.5:1)")
+    if contrast(colours["text"], colours["background"]) < 4.5:
+        raise ConfigError("text and background colours have a contrast below 4.5:1")
+    texts: dict[str, dict[str, str]] = {}
+    for locale, values in config.texts.items():
+        if locale not in LOCALES:
+            raise ConfigError(f"texts exist in {', '.join(LOCALES)} only, got {locale!r}")
+        for key, value in values.items():
+            if key not in TEXT_KEYS:
+                raise ConfigError(f"unknown text {key!r}; one of {', '.join(TEXT_KEYS)}")
+            if len(value) > TEXT_MAX:
+                raise ConfigError(f"text {locale}/{key} is longer than {TEXT_MAX} characters")
+        texts[locale] = {key: value.strip() for key, value in values.items() if value.strip()}
+    return replace(config, colours={k.lower(): v.lower() for k, v in colours.items()}, texts=texts)
+
+
+def validate_survey(survey: SurveyConfig) -> SurveyConfig:
+    if not _SURVEY_ID.match(survey.survey_id):
+        raise ConfigError("survey id: lower-case letters, digits, - and _, at most 40")
+    if survey.survey_type not in {t.value for t in SurveyType}:
+        raise ConfigError("survey type must be nps, csat or ces")
+    if survey.trigger not in TRIGGERS:
+        raise ConfigError(f"trigger must be one of {', '.join(TRIGGERS)}")
+    if not 0 <= survey.delay_days <= 365:
+        raise ConfigError("delay must be 0–365 days")
+    if not 1 <= survey.cap_days <= 3650:
+        raise ConfigError("cap must be 1–3650 days")
+    for locale, text in survey.question.items():
+        if locale not in LOCALES:
+            raise ConfigError(f"questions exist in {', '.join(LOCALES)} only, got {locale!r}")
+        if len(text) > TEXT_MAX:
+            raise ConfigError(f"question ({locale}) is longer than {TEXT_MAX} characters")
+    question = {locale: text.strip() for locale, text in survey.question.items() if text.strip()}
+    return replace(survey, question=question)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class WidgetSettings:
+    """Reads and writes the widget tables of one engine, always scoped by shop."""
+
+    def __init__(self, engine: Engine, known: tuple[str, ...]) -> None:
+        self.engine = engine
+        self.known = known
+
+    def _check_name(self, widget: str) -> None:
+        if widget not in self.known:
+            raise ConfigError(f"unknown widget {widget!r}; one of {', '.join(self.known)}")
+
+    def get(self, shop_id: str, widget: str) -> WidgetConfig:
+        self._check_name(widget)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(widget_settings).where(
+                    widget_settings.c.shop_id == shop_id, widget_settings.c.widget == widget
+                )
+            ).first()
+        if row is None:
+            return WidgetConfig(widget)
+        return WidgetConfig(
+            widget=widget,
+            enabled=bool(row.enabled),
+            placement=row.placement,
+            texts=dict(row.texts or {}),
+            colours={**DEFAULT_COLOURS, **dict(row.colours or {})},
+        )
+
+    def all(self, shop_id: str) -> list[WidgetConfig]:
+        return [self.get(shop_id, name) for name in self.known]
+
+    def save(self, shop_id: str, config: WidgetConfig) -> WidgetConfig:
+        self._check_name(config.widget)
+        config = validate_widget(config)
+        values: dict[str, Any] = {
+            "enabled": config.enabled,
+            "placement": config.placement,
+            "texts": config.texts,
+            "colours": config.colours,
+            "updated_at": _now(),
+        }
+        where = (widget_settings.c.shop_id == shop_id, widget_settings.c.widget == config.widget)
+        with self.engine.begin() as conn:
+            updated = conn.execute(widget_settings.update().where(*where).values(**values))
+            if updated.rowcount == 0:
+                conn.execute(
+                    widget_settings.insert().values(shop_id=shop_id, widget=config.widget, **values)
+                )
+        return config
+
+    def set_enabled(self, shop_id: str, widget: str, enabled: bool) -> WidgetConfig:
+        return self.save(shop_id, replace(self.get(shop_id, widget), enabled=enabled))
+
+    def surveys(self, shop_id: str) -> list[SurveyConfig]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(widget_surveys)
+                .where(widget_surveys.c.shop_id == shop_id)
+                .order_by(widget_surveys.c.survey_id)
+            ).all()
+        if not rows:
+            return list(DEFAULT_SURVEYS)
+        return [
+            SurveyConfig(
+                survey_id=row.survey_id,
+                survey_type=row.survey_type,
+                trigger=row.trigger,
+                delay_days=row.delay_days,
+                cap_days=row.cap_days,
+                enabled=bool(row.enabled),
+                question=dict(row.question or {}),
+            )
+            for row in rows
+        ]
+
+    def survey(self, shop_id: str, survey_id: str) -> SurveyConfig | None:
+        return next((s for s in self.surveys(shop_id) if s.survey_id == survey_id), None)
+
+    def save_survey(self, shop_id: str, survey: SurveyConfig) -> SurveyConfig:
+        survey = validate_survey(survey)
+        values: dict[str, Any] = {
+            "survey_type": survey.survey_type,
+            "trigger": survey.trigger,
+            "delay_days": survey.delay_days,
+            "cap_days": survey.cap_days,
+            "enabled": survey.enabled,
+            "question": survey.question,
+            "updated_at": _now(),
+        }
+        current = self.surveys(shop_id)
+        where = (
+            widget_surveys.c.shop_id == shop_id,
+            widget_surveys.c.survey_id == survey.survey_id,
+        )
+        with self.engine.begin() as conn:
+            # The defaults live in code until the merchant saves; then they become rows too.
+            exists = conn.execute(
+                select(widget_surveys.c.survey_id).where(widget_surveys.c.shop_id == shop_id)
+            ).first()
+            if exists is None:
+                for default in current:
+                    if default.survey_id != survey.survey_id:
+                        conn.execute(
+                            widget_surveys.insert().values(
+                                shop_id=shop_id,
+                                survey_id=default.survey_id,
+                                survey_type=default.survey_type,
+                                trigger=default.trigger,
+                                delay_days=default.delay_days,
+                                cap_days=default.cap_days,
+                                enabled=default.enabled,
+                                question=default.question,
+                                updated_at=_now(),
+                            )
+                        )
+            updated = conn.execute(widget_surveys.update().where(*where).values(**values))
+            if updated.rowcount == 0:
+                conn.execute(
+                    widget_surveys.insert().values(
+                        shop_id=shop_id, survey_id=survey.survey_id, **values
+                    )
+                )
+        return survey
+
+    def delete_survey(self, shop_id: str, survey_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(widget_surveys).where(
+                    widget_surveys.c.shop_id == shop_id, widget_surveys.c.survey_id == survey_id
+                )
+            )
+
+
+__all__ = [
+    "COLOUR_KEYS",
+    "PLACEMENTS",
+    "TRIGGERS",
+    "ConfigError",
+    "SurveyConfig",
+    "WidgetConfig",
+    "WidgetSettings",
+    "contrast",
+    "survey_contacts",
+    "validate_survey",
+    "validate_widget",
+]

@@ -1,0 +1,251 @@
+"""The widget endpoints under ``/widgets``: loader, stylesheet, fragments, answers, clicks.
+
+Fragments are fetched cross-origin from the shop's pages, without credentials: nothing here
+reads or sets a cookie, so nothing is stored in the shopper's browser before consent.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..events import Context, Track
+from ..server.settings import Settings
+from ..server.store import Shop, Store
+from . import i18n
+from .config import ConfigError, WidgetSettings
+from .framework import RenderContext
+from .registry import WIDGETS, settings_for
+from .survey import AnswerError, answer
+from .tokens import TokenError, shop_key, verify
+
+STATIC = Path(__file__).parent / "static"
+MAX_FORM_BYTES = 16 * 1024
+MAX_EVENT_BYTES = 2 * 1024
+# What a loader's click report may say; anything else is refused.
+ACTIONS = frozenset({"tracking_link_clicked", "survey_opened", "lookup_submitted"})
+
+_PUBLIC = {"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
+
+
+@cache
+def static_file(name: str) -> bytes:
+    return (STATIC / name).read_bytes()
+
+
+def first_load_bytes() -> dict[str, int]:
+    """Gzipped size of everything a storefront loads on first paint (the 10 KB budget)."""
+    return {
+        name: len(gzip.compress(static_file(name), compresslevel=9))
+        for name in ("loader.js", "widgets.css")
+    }
+
+
+def _error(status: int, text: str) -> PlainTextResponse:
+    return PlainTextResponse(text, status_code=status, headers=_PUBLIC)
+
+
+def _shop_or_none(request: Request) -> Shop | None:
+    store: Store = request.app.state.store
+    shop_id = request.path_params["shop_id"]
+    if len(shop_id) > 40:
+        return None
+    return store.get_shop(shop_id)
+
+
+def _settings(request: Request) -> WidgetSettings:
+    store: Store = request.app.state.store
+    return settings_for(store)
+
+
+def _base(request: Request, shop_id: str) -> str:
+    settings: Settings = request.app.state.settings
+    return f"{settings.public_url.rstrip('/')}/widgets/{shop_id}"
+
+
+def _context(request: Request, shop: Shop, widget: str, params: dict[str, str]) -> RenderContext:
+    store: Store = request.app.state.store
+    settings: Settings = request.app.state.settings
+    widgets = settings_for(store)
+    locale = i18n.negotiate(
+        params.get("locale"), request.headers.get("accept-language"), shop.default_locale
+    )
+    return RenderContext(
+        store=store,
+        settings=settings,
+        shop=shop,
+        locale=locale,
+        config=widgets.get(shop.id, widget),
+        widgets=widgets,
+        key=shop_key(store, settings, shop),
+        params=params,
+        base=_base(request, shop.id),
+        page=params.get("format") == "page",
+        now=datetime.now(UTC),
+    )
+
+
+def _html(ctx: RenderContext, body: str, status: int = 200) -> Response:
+    headers = {
+        **_PUBLIC,
+        "Cache-Control": "no-store",
+        "Content-Language": ctx.locale,
+        "Vary": "Accept-Language",
+    }
+    if ctx.page:
+        body = ctx.render("page.html", body=body, title=ctx.config.widget)
+        origin = ctx.settings.public_url.rstrip("/")
+        headers["Content-Security-Policy"] = (
+            f"default-src 'none'; style-src {origin}/widgets/; img-src 'self'; "
+            f"form-action {origin}/widgets/; base-uri 'none'; frame-ancestors 'self'"
+        )
+    return Response(body, status_code=status, media_type="text/html", headers=headers)
+
+
+def _params(request: Request) -> dict[str, str]:
+    return {key: value[:500] for key, value in request.query_params.items()}
+
+
+async def fragment(request: Request) -> Response:
+    name = request.path_params["widget"]
+    widget = WIDGETS.get(name)
+    if widget is None:
+        return _error(404, f"no widget {name!r}; one of {', '.join(WIDGETS)}")
+
+    def work() -> Response:
+        shop = _shop_or_none(request)
+        if shop is None:
+            return _error(404, "unknown shop")
+        ctx = _context(request, shop, name, _params(request))
+        if not ctx.config.enabled:
+            return Response(status_code=204, headers=_PUBLIC)
+        body = widget.render(ctx)
+        if body is None:
+            return Response(status_code=204, headers=_PUBLIC)
+        return _html(ctx, body)
+
+    return await run_in_threadpool(work)
+
+
+async def survey_answer(request: Request) -> Response:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return _error(413, f"form is over the limit of {MAX_FORM_BYTES} bytes")
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return _error(415, "send the survey as application/x-www-form-urlencoded")
+    form = {key: str(value)[:5000] for key, value in (await request.form()).items()}
+
+    def work() -> Response:
+        shop = _shop_or_none(request)
+        if shop is None:
+            return _error(404, "unknown shop")
+        ctx = _context(request, shop, "survey", {**_params(request), **form})
+        try:
+            html = answer(ctx, form)
+        except AnswerError as error:
+            return _error(400, str(error))
+        return _html(ctx, html)
+
+    return await run_in_threadpool(work)
+
+
+async def widget_event(request: Request) -> Response:
+    """A click the loader reports (only with the shopper's consent): a custom track event
+    tied to the rendered widget's signed token, so nobody can post events for others."""
+    body = await request.body()
+    if len(body) > MAX_EVENT_BYTES:
+        return _error(413, f"event is over the limit of {MAX_EVENT_BYTES} bytes")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _error(400, 'body must be JSON: {"t": token, "action": name}')
+    if not isinstance(data, dict) or not isinstance(data.get("t"), str):
+        return _error(400, 'body must be JSON: {"t": token, "action": name}')
+    action = data.get("action")
+    if action not in ACTIONS:
+        return _error(400, f"action must be one of {', '.join(sorted(ACTIONS))}")
+
+    def work() -> Response:
+        shop = _shop_or_none(request)
+        if shop is None:
+            return _error(404, "unknown shop")
+        store: Store = request.app.state.store
+        key = shop_key(store, request.app.state.settings, shop)
+        try:
+            token = verify(key, "widget", data["t"])
+        except TokenError as error:
+            return _error(400, f"widget token: {error}")
+        if token.get("s") != shop.id:
+            return _error(400, "widget token: issued for another shop")
+        properties: dict[str, Any] = {"widget": token.get("w"), "action": action}
+        if token.get("o"):
+            properties["order_id"] = token["o"]
+        event = Track(
+            event="Widget Interaction",
+            user_id=token.get("u") or None,
+            anonymous_id=None if token.get("u") else f"widget-{token.get('o')}",
+            properties=properties,
+            context=Context.model_validate(
+                {"channel": "web", "consent": {"categoryPreferences": {"Analytics": True}}}
+            ),
+        )
+        store.ingest(shop.id, [event.to_wire()])
+        return Response(status_code=204, headers=_PUBLIC)
+
+    return await run_in_threadpool(work)
+
+
+def _static(name: str, media_type: str, extra: bytes = b"") -> Response:
+    content = static_file(name) + extra
+    etag = hashlib.sha256(content).hexdigest()[:16]
+    return Response(
+        content,
+        media_type=media_type,
+        headers={**_PUBLIC, "Cache-Control": "public, max-age=300", "ETag": f'"{etag}"'},
+    )
+
+
+async def loader(request: Request) -> Response:
+    return _static("loader.js", "text/javascript")
+
+
+async def stylesheet(request: Request) -> Response:
+    """The base stylesheet plus this shop's colours as custom properties (validated hex, so
+    nothing a merchant types can break out of the declaration)."""
+
+    def work() -> bytes:
+        shop = _shop_or_none(request)
+        if shop is None:
+            return b""
+        rules = []
+        for config in _settings(request).all(shop.id):
+            colours = ";".join(f"--cx-{key}:{value}" for key, value in config.colours.items())
+            rules.append(f'.cx-w[data-cx-widget="{config.widget}"]{{{colours}}}')
+        return ("\n" + "\n".join(rules) + "\n").encode()
+
+    try:
+        extra = await run_in_threadpool(work)
+    except ConfigError as error:
+        return _error(400, str(error))
+    return _static("widgets.css", "text/css", extra)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/{shop_id}/loader.js", loader, methods=["GET"]),
+        Route("/{shop_id}/widgets.css", stylesheet, methods=["GET"]),
+        Route("/{shop_id}/events", widget_event, methods=["POST"]),
+        Route("/{shop_id}/survey", survey_answer, methods=["POST"]),
+        Route("/{shop_id}/{widget}", fragment, methods=["GET"]),
+    ]

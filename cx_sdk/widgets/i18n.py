@@ -1,0 +1,138 @@
+"""German and English for everything a shopper or merchant reads.
+
+The catalogs ship as ``.po`` files inside the package and are compiled in memory on first
+use, so there is no build step and nothing is fetched at run time. One Jinja2 environment per
+locale keeps rendering thread-safe (installing translations on a shared one would not be).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date, format_datetime, get_timezone
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency
+from babel.support import Translations
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+LOCALES: tuple[str, ...] = ("de", "en")
+DEFAULT_LOCALE = "de"
+LOCALE_DIR = Path(__file__).parent / "locales"
+PACKAGE_ROOT = Path(__file__).parent.parent
+# Every folder holding templates: the framework, each widget, the console.
+TEMPLATE_DIRS: tuple[Path, ...] = (
+    Path(__file__).parent / "templates",
+    Path(__file__).parent / "tracking" / "templates",
+    Path(__file__).parent / "survey" / "templates",
+    PACKAGE_ROOT / "console" / "templates",
+)
+
+
+def supported(value: str | None) -> str | None:
+    """``de``/``en`` for a tag such as ``de-AT`` or ``en_GB``; None when it is neither."""
+    if not value:
+        return None
+    language = value.strip().replace("_", "-").split("-", 1)[0].lower()
+    return language if language in LOCALES else None
+
+
+def parse_accept_language(header: str | None) -> list[str]:
+    """Language tags from an Accept-Language header, best first (q=0 dropped)."""
+    if not header:
+        return []
+    weighted: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:
+            weighted.append((-quality, position, tag.strip()))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+def negotiate(query: str | None, accept_language: str | None, shop_default: str | None) -> str:
+    """The request's explicit ``locale`` wins, then the browser's languages, then the shop's."""
+    for candidate in (query, *parse_accept_language(accept_language), shop_default):
+        found = supported(candidate)
+        if found:
+            return found
+    return DEFAULT_LOCALE
+
+
+@cache
+def translations(locale: str) -> Translations:
+    """The compiled catalog of ``locale`` (``de`` or ``en``)."""
+    path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as source:
+        catalog = read_po(source, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def gettext(locale: str, message: str) -> str:
+    return translations(locale).gettext(message)
+
+
+class Formatter:
+    """Dates, times and money in the shopper's locale and the shop's time zone."""
+
+    def __init__(self, locale: str, timezone: str = "Europe/Berlin") -> None:
+        self.locale = Locale.parse(locale)
+        self.tz: tzinfo = get_timezone(timezone)
+
+    def date(self, value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            value = value.astimezone(self.tz).date()
+        return format_date(value, format="long", locale=self.locale)
+
+    def datetime(self, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return format_datetime(value, format="medium", tzinfo=self.tz, locale=self.locale)
+
+    def money(self, amount: Decimal | str | None, currency: str | None) -> str:
+        if amount is None or not currency:
+            return ""
+        return format_currency(Decimal(str(amount)), currency, locale=self.locale)
+
+
+def _environment(locale: str, extra_dirs: Iterable[Path] = ()) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader([str(path) for path in (*TEMPLATE_DIRS, *extra_dirs)]),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+@cache
+def environment(locale: str) -> Environment:
+    """The Jinja2 environment (autoescape on for every template) for one locale."""
+    if locale not in LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}; one of {', '.join(LOCALES)}")
+    return _environment(locale)
+
+
+def render(template: str, locale: str, context: Mapping[str, object]) -> str:
+    return environment(locale).get_template(template).render(**context, locale=locale)

@@ -1,0 +1,17 @@
+"""The widgets this collector serves. Another widget (recommendations, chat) plugs in by
+adding an object with a ``name`` and a ``render(ctx)`` here."""
+
+from __future__ import annotations
+
+from .config import WidgetSettings
+from .framework import Widget
+from .survey import SurveyWidget
+from .tracking import TrackingWidget
+
+WIDGETS: dict[str, Widget] = {widget.name: widget for widget in (TrackingWidget(), SurveyWidget())}
+
+
+def settings_for(store: object) -> WidgetSettings:
+    """The widget settings of a store (one accessor per engine)."""
+    engine = getattr(store, "engine")  # noqa: B009
+    return WidgetSettings(engine, tuple(WIDGETS))

@@ -1,0 +1,199 @@
+"""The tracking widget over real projections: lookup, timeline, punctuality, problems."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from cx_sdk.server import CreatedShop, Store
+
+from .journeys import (
+    EMAIL,
+    T0,
+    full_journey,
+    ingest,
+    placed,
+    refunded,
+    return_requested,
+    shipped,
+    status,
+)
+
+
+def get(client: TestClient, shop: CreatedShop, **params: str) -> str:
+    response = client.get(f"/widgets/{shop.shop.id}/tracking", params=params)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def test_tracking_shows_the_full_timeline_in_german(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    full_journey(store, shop.shop.id)
+    html = get(client, shop, order="#1001", email=EMAIL, locale="de")
+    assert 'data-cx-widget="tracking"' in html and 'lang="de"' in html
+    for text in (
+        "Bestellung #1001",
+        "Bestellung aufgegeben",
+        "Zahlung erhalten",
+        "Versendet mit DHL",
+        "Unterwegs",
+        "In Zustellung",
+        "Zugestellt",
+        "München, DE",
+        "89,90\xa0€",
+        "Pünktlich zugestellt",
+        "14. November 2026",
+    ):
+        assert text in html, text
+    assert 'href="https://www.dhl.de/de/privatkunden.html?piececode=00340434161094042557"' in html
+
+
+def test_tracking_in_english_by_accept_language(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    full_journey(store, shop.shop.id)
+    response = client.get(
+        f"/widgets/{shop.shop.id}/tracking",
+        params={"order": "1001", "email": EMAIL.upper()},
+        headers={"Accept-Language": "en-GB,en;q=0.9,de;q=0.5"},
+    )
+    html = response.text
+    assert 'lang="en"' in html and response.headers["content-language"] == "en"
+    for text in (
+        "Order #1001",
+        "Shipped with DHL",
+        "Out for delivery",
+        "Delivered on time",
+        "€89.90",
+        "November 14, 2026",
+    ):
+        assert text in html, text
+
+
+@pytest.mark.parametrize(
+    ("order", "email"),
+    [("#1001", "someone.else@example.de"), ("#9999", EMAIL), ("5002", EMAIL)],
+)
+def test_wrong_pair_looks_exactly_like_a_missing_order(
+    client: TestClient, store: Store, shop: CreatedShop, order: str, email: str
+) -> None:
+    full_journey(store, shop.shop.id)
+    html = get(client, shop, order=order, email=email, locale="en")
+    assert "We could not find an order with this number and email address" in html
+    assert "DHL" not in html and "89.90" not in html
+
+
+def test_order_number_alone_never_finds_the_order(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    full_journey(store, shop.shop.id)
+    html = get(client, shop, order="#1001", locale="en")
+    assert "Please enter both your order number and your email address." in html
+    assert "DHL" not in html
+
+
+def test_another_shops_order_is_not_found(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    other = store.create_shop("Anderer Laden")
+    full_journey(store, other.shop.id)
+    html = get(client, shop, order="#1001", email=EMAIL, locale="en")
+    assert "We could not find an order" in html
+
+
+def test_no_carrier_events_still_says_shipped_with_carrier_and_links(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    ingest(
+        store,
+        shop.shop.id,
+        placed(),
+        shipped(
+            carrier="Hermes",
+            url="https://www.myhermes.de/empfangen/sendungsverfolgung/?trackingId=H1",
+        ),
+    )
+    html = get(client, shop, order="#1001", email=EMAIL, locale="en")
+    assert "Shipped with Hermes" in html
+    assert "The carrier has not reported any progress yet." in html
+    assert 'href="https://www.myhermes.de/empfangen/sendungsverfolgung/?trackingId=H1"' in html
+
+
+def test_delay_and_failed_attempt_are_explained(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    ingest(
+        store,
+        shop.shop.id,
+        placed(),
+        shipped(promised="2026-11-12", estimated="2026-11-12"),
+        status(
+            "attempt_fail",
+            T0 + timedelta(days=2),
+            estimated="2026-11-16",
+            message="Empfänger nicht angetroffen",
+        ),
+    )
+    html = get(client, shop, order="#1001", email=EMAIL, locale="de")
+    assert "Später als versprochen" in html
+    assert "Zustellversuch gescheitert" in html
+    assert "Empfänger nicht angetroffen" in html
+    assert "nächsten Werktag" in html
+    assert "16. November 2026" in html
+
+
+def test_unknown_carrier_status_becomes_an_explained_exception(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    ingest(store, shop.shop.id, placed(), shipped(), status("customs_hold", T0 + timedelta(days=2)))
+    html = get(client, shop, order="#1001", email=EMAIL, locale="en")
+    assert "Problem with the shipment" in html
+    assert "The carrier reported a problem" in html
+
+
+def test_return_and_refund_are_shown(client: TestClient, store: Store, shop: CreatedShop) -> None:
+    full_journey(store, shop.shop.id)
+    ingest(
+        store,
+        shop.shop.id,
+        return_requested(T0 + timedelta(days=5)),
+        refunded("30.00", T0 + timedelta(days=8)),
+    )
+    html = get(client, shop, order="#1001", email=EMAIL, locale="de")
+    assert "Rücksendung angefragt" in html
+    assert "Rückerstattung: 30,00\xa0€" in html
+    assert "Bisher erstattet: 30,00\xa0€" in html
+    assert "Teilweise erstattet" in html
+
+
+def test_without_parameters_the_lookup_form_is_shown(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    html = get(client, shop, locale="de")
+    assert 'name="order"' in html and 'name="email"' in html
+    assert "Sendung verfolgen" in html or "Bestellung verfolgen" in html
+    assert 'action="http://testserver/widgets/' in html
+
+
+def test_tracking_reads_projections_only(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    """Render cost must not grow with stored events: no query touches the events table."""
+    from sqlalchemy import event as sa_event
+
+    full_journey(store, shop.shop.id)
+    statements: list[str] = []
+
+    def spy(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa_event.listen(store.engine, "before_cursor_execute", spy)
+    try:
+        get(client, shop, order="#1001", email=EMAIL)
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", spy)
+    assert statements
+    assert not [s for s in statements if " events" in s.lower().replace('"', " ")]
