@@ -106,10 +106,13 @@ def status(
     return [ShipmentStatusUpdated(user_id="cust-1", timestamp=at, properties=properties)]
 
 
-def delivered(at: datetime, order_id: str = "5001", shipment_id: str = "sh-1") -> list[Message]:
+def delivered(
+    at: datetime, order_id: str = "5001", shipment_id: str = "sh-1", user_id: str | None = "cust-1"
+) -> list[Message]:
+    identity: dict[str, Any] = {"user_id": user_id} if user_id else {"anonymous_id": "anon-1"}
     return [
         ShipmentDelivered(
-            user_id="cust-1",
+            **identity,
             timestamp=at,
             properties={"order_id": order_id, "shipment_id": shipment_id, "status_at": at},
         )

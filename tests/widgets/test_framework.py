@@ -1,0 +1,164 @@
+"""The framework: switches, status codes, locale negotiation, catalogs, the loader budget."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from starlette.testclient import TestClient
+
+from cx_sdk.server import CreatedShop, Store
+from cx_sdk.widgets import i18n
+from cx_sdk.widgets.config import (
+    ConfigError,
+    SurveyConfig,
+    WidgetConfig,
+    contrast,
+    validate_survey,
+    validate_widget,
+)
+from cx_sdk.widgets.http import first_load_bytes
+from cx_sdk.widgets.registry import settings_for
+
+PACKAGE = Path(i18n.__file__).parent.parent
+
+
+def test_switched_off_widget_answers_204_and_on_again_renders(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    url = f"/widgets/{shop.shop.id}/tracking"
+    assert client.get(url).status_code == 200
+    settings_for(store).set_enabled(shop.shop.id, "tracking", False)
+    off = client.get(url)
+    assert off.status_code == 204 and off.content == b""
+    settings_for(store).set_enabled(shop.shop.id, "tracking", True)
+    assert client.get(url).status_code == 200
+
+
+def test_unknown_shop_and_widget_are_clear_404s(client: TestClient, shop: CreatedShop) -> None:
+    missing_shop = client.get("/widgets/shop_nope/tracking")
+    assert missing_shop.status_code == 404 and "unknown shop" in missing_shop.text
+    missing_widget = client.get(f"/widgets/{shop.shop.id}/nope")
+    assert missing_widget.status_code == 404 and "tracking" in missing_widget.text
+
+
+def test_fragments_are_cors_readable_without_cookies_and_not_cached(
+    client: TestClient, shop: CreatedShop
+) -> None:
+    response = client.get(f"/widgets/{shop.shop.id}/tracking")
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["cache-control"] == "no-store"
+    assert "set-cookie" not in response.headers
+    loader = client.get(f"/widgets/{shop.shop.id}/loader.js")
+    assert loader.headers["content-type"].startswith("text/javascript")
+    assert "set-cookie" not in loader.headers
+
+
+@pytest.mark.parametrize(
+    ("query", "header", "shop_default", "expected"),
+    [
+        ("en", "de-DE", "de", "en"),
+        ("de_AT", None, "en", "de"),
+        (None, "fr-FR, en-US;q=0.8, de;q=0.9", "en", "de"),
+        (None, "fr, it", "en", "en"),
+        ("xx", "de;q=0, en;q=0.1", "de", "en"),
+        (None, None, None, "de"),
+    ],
+)
+def test_locale_negotiation_query_then_browser_then_shop(
+    query: str | None, header: str | None, shop_default: str | None, expected: str
+) -> None:
+    assert i18n.negotiate(query, header, shop_default) == expected
+
+
+def test_shop_default_locale_applies_without_other_hints(client: TestClient, store: Store) -> None:
+    created = store.create_shop("English Shop", default_locale="en")
+    html = client.get(f"/widgets/{created.shop.id}/tracking").text
+    assert 'lang="en"' in html and "Where is my order?" in html
+
+
+def test_every_text_has_a_german_translation() -> None:
+    german = i18n.translations("de")
+    ids = set()
+    method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+    options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    for directory in (PACKAGE / "widgets", PACKAGE / "console"):
+        for _, _, message, _, _ in extract_from_dir(directory, method_map, options):
+            ids.add(message if isinstance(message, str) else message[0])
+    assert len(ids) > 60
+    untranslated = sorted(m for m in ids if german.gettext(m) == m)
+    assert untranslated == []
+
+
+def test_dates_and_money_follow_the_locale() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    moment = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)
+    de, en = i18n.Formatter("de"), i18n.Formatter("en")
+    assert de.money(Decimal("1234.5"), "EUR") == "1.234,50\xa0€"
+    assert en.money(Decimal("1234.5"), "EUR") == "€1,234.50"
+    assert de.date(moment) == "23. November 2026"
+    assert en.date(moment) == "November 23, 2026"
+    assert de.datetime(moment) == "23.11.2026, 10:05:00"
+
+
+def test_first_load_javascript_and_css_stay_under_10_kb_gzipped(
+    client: TestClient, shop: CreatedShop
+) -> None:
+    sizes = first_load_bytes()
+    assert sum(sizes.values()) < 10 * 1024, sizes
+    served = client.get(f"/widgets/{shop.shop.id}/loader.js").content
+    assert len(gzip.compress(served)) < 10 * 1024
+
+
+def test_loader_is_csp_friendly_and_sets_no_cookie() -> None:
+    source = (PACKAGE / "widgets" / "static" / "loader.js").read_text()
+    for forbidden in (
+        "document.cookie",
+        "localStorage",
+        "sessionStorage",
+        "eval(",
+        "new Function",
+        "innerText =",
+        ".style.",
+    ):
+        assert forbidden not in source, forbidden
+    assert 'credentials: "omit"' in source
+    assert "link.nonce = nonce" in source
+    templates = "".join(p.read_text() for p in PACKAGE.glob("*/**/templates/*.html"))
+    assert not re.search(r"<script|\son[a-z]+=|style=", templates)
+
+
+def test_colours_are_validated_for_format_and_contrast() -> None:
+    assert round(contrast("#000000", "#ffffff"), 1) == 21.0
+    ok = validate_widget(WidgetConfig("tracking", colours={"accent": "#1A56DB"}))
+    assert ok.colours["accent"] == "#1a56db"
+    with pytest.raises(ConfigError, match="contrast"):
+        validate_widget(WidgetConfig("tracking", colours={"accent": "#ffff00"}))
+    with pytest.raises(ConfigError, match="must look like"):
+        validate_widget(WidgetConfig("tracking", colours={"accent": "red;}body{x:y"}))
+    with pytest.raises(ConfigError, match="placement"):
+        validate_widget(WidgetConfig("tracking", placement="top"))
+    with pytest.raises(ConfigError, match="de, en"):
+        validate_widget(WidgetConfig("tracking", texts={"fr": {"title": "Où"}}))
+
+
+def test_survey_config_is_validated() -> None:
+    with pytest.raises(ConfigError, match="trigger"):
+        validate_survey(SurveyConfig("nps", trigger="weekly"))
+    with pytest.raises(ConfigError, match="cap"):
+        validate_survey(SurveyConfig("nps", cap_days=0))
+    with pytest.raises(ConfigError, match="nps, csat or ces"):
+        validate_survey(SurveyConfig("nps", survey_type="stars"))
+
+
+def test_shop_colours_reach_the_stylesheet(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    settings_for(store).save(shop.shop.id, WidgetConfig("survey", colours={"accent": "#7c2d12"}))
+    css = client.get(f"/widgets/{shop.shop.id}/widgets.css").text
+    assert '.cx-w[data-cx-widget="survey"]{--cx-accent:#7c2d12;' in css
