@@ -4,6 +4,7 @@ takes effect on the next one. Values are validated here, once, for console and C
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +25,22 @@ _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 _SURVEY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogs; it is translated where it is shown."""
+    return message
+
+
 class ConfigError(ValueError):
-    """A value the merchant entered that cannot be used; the message says which and why."""
+    """A value the merchant entered that cannot be used; the message says which and why.
+    ``template`` is the catalog's msgid, so the console shows it in the merchant's language."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = {key: str(value) for key, value in params.items()}
+        super().__init__(template % self.params)
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        return gettext(self.template) % self.params
 
 
 @dataclass(frozen=True)
@@ -69,47 +84,73 @@ def contrast(first: str, second: str) -> float:
 
 def validate_widget(config: WidgetConfig) -> WidgetConfig:
     if config.placement not in PLACEMENTS:
-        raise ConfigError(f"placement must be one of {', '.join(PLACEMENTS)}")
+        raise ConfigError(N_("placement must be one of %(allowed)s"), allowed=", ".join(PLACEMENTS))
     colours = {**DEFAULT_COLOURS, **config.colours}
     for key, value in colours.items():
         if key not in COLOUR_KEYS:
-            raise ConfigError(f"unknown colour {key!r}; one of {', '.join(COLOUR_KEYS)}")
+            raise ConfigError(
+                N_("unknown colour %(name)s; one of %(allowed)s"),
+                name=key,
+                allowed=", ".join(COLOUR_KEYS),
+            )
         if not _HEX.match(value):
-            raise ConfigError(f"colour {key} must look like #1a56db, got {value!r}")
+            raise ConfigError(
+                N_("colour %(name)s must look like #1a56db, got %(value)s"), name=key, value=value
+            )
     # Buttons are white on the accent and text sits on the background: both must stay legible.
     if contrast(colours["accent"], "#ffffff") < 4.5:
-        raise ConfigError("accent colour is too light for white button text (contrast < 4.5:1)")
+        raise ConfigError(N_("accent colour is too light for white button text (contrast < 4.5:1)"))
     if contrast(colours["text"], colours["background"]) < 4.5:
-        raise ConfigError("text and background colours have a contrast below 4.5:1")
+        raise ConfigError(N_("text and background colours have a contrast below 4.5:1"))
     texts: dict[str, dict[str, str]] = {}
     for locale, values in config.texts.items():
         if locale not in LOCALES:
-            raise ConfigError(f"texts exist in {', '.join(LOCALES)} only, got {locale!r}")
+            raise ConfigError(
+                N_("texts exist in %(allowed)s only, got %(value)s"),
+                allowed=", ".join(LOCALES),
+                value=locale,
+            )
         for key, value in values.items():
             if key not in TEXT_KEYS:
-                raise ConfigError(f"unknown text {key!r}; one of {', '.join(TEXT_KEYS)}")
+                raise ConfigError(
+                    N_("unknown text %(name)s; one of %(allowed)s"),
+                    name=key,
+                    allowed=", ".join(TEXT_KEYS),
+                )
             if len(value) > TEXT_MAX:
-                raise ConfigError(f"text {locale}/{key} is longer than {TEXT_MAX} characters")
+                raise ConfigError(
+                    N_("text %(name)s is longer than %(limit)s characters"),
+                    name=f"{locale}/{key}",
+                    limit=TEXT_MAX,
+                )
         texts[locale] = {key: value.strip() for key, value in values.items() if value.strip()}
     return replace(config, colours={k.lower(): v.lower() for k, v in colours.items()}, texts=texts)
 
 
 def validate_survey(survey: SurveyConfig) -> SurveyConfig:
     if not _SURVEY_ID.match(survey.survey_id):
-        raise ConfigError("survey id: lower-case letters, digits, - and _, at most 40")
+        raise ConfigError(N_("survey id: lower-case letters, digits, - and _, at most 40"))
     if survey.survey_type not in {t.value for t in SurveyType}:
-        raise ConfigError("survey type must be nps, csat or ces")
+        raise ConfigError(N_("survey type must be nps, csat or ces"))
     if survey.trigger not in TRIGGERS:
-        raise ConfigError(f"trigger must be one of {', '.join(TRIGGERS)}")
+        raise ConfigError(N_("trigger must be one of %(allowed)s"), allowed=", ".join(TRIGGERS))
     if not 0 <= survey.delay_days <= 365:
-        raise ConfigError("delay must be 0–365 days")
+        raise ConfigError(N_("delay must be 0–365 days"))
     if not 1 <= survey.cap_days <= 3650:
-        raise ConfigError("cap must be 1–3650 days")
+        raise ConfigError(N_("cap must be 1–3650 days"))
     for locale, text in survey.question.items():
         if locale not in LOCALES:
-            raise ConfigError(f"questions exist in {', '.join(LOCALES)} only, got {locale!r}")
+            raise ConfigError(
+                N_("questions exist in %(allowed)s only, got %(value)s"),
+                allowed=", ".join(LOCALES),
+                value=locale,
+            )
         if len(text) > TEXT_MAX:
-            raise ConfigError(f"question ({locale}) is longer than {TEXT_MAX} characters")
+            raise ConfigError(
+                N_("question (%(name)s) is longer than %(limit)s characters"),
+                name=locale,
+                limit=TEXT_MAX,
+            )
     question = {locale: text.strip() for locale, text in survey.question.items() if text.strip()}
     return replace(survey, question=question)
 
@@ -127,7 +168,11 @@ class WidgetSettings:
 
     def _check_name(self, widget: str) -> None:
         if widget not in self.known:
-            raise ConfigError(f"unknown widget {widget!r}; one of {', '.join(self.known)}")
+            raise ConfigError(
+                N_("unknown widget %(name)s; one of %(allowed)s"),
+                name=widget,
+                allowed=", ".join(self.known),
+            )
 
     def get(self, shop_id: str, widget: str) -> WidgetConfig:
         self._check_name(widget)

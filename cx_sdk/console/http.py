@@ -1,0 +1,315 @@
+"""The merchant console at ``/console``: sign in with the shop's admin token, then switch and
+configure the widgets of that one shop.
+
+The session is a signed cookie (HttpOnly, SameSite=Strict, Secure behind https, 8 hours);
+every form carries a CSRF token derived from the session, and a cross-origin POST is refused
+before anything else happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..server.settings import Settings
+from ..server.store import Shop, Store
+from ..widgets import i18n
+from ..widgets.config import (
+    COLOUR_KEYS,
+    N_,
+    PLACEMENTS,
+    TEXT_KEYS,
+    TRIGGERS,
+    ConfigError,
+    SurveyConfig,
+)
+from ..widgets.registry import WIDGETS, settings_for
+from ..widgets.tokens import TokenError, sign, verify
+
+COOKIE = "cx_console"
+SESSION_SECONDS = 8 * 3600
+MAX_FORM_BYTES = 32 * 1024
+STATIC = Path(__file__).parent / "static"
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def console_key(request: Request) -> bytes:
+    """Derived from ``CX_SECRET_KEY``; without it, random per process (sessions then end when
+    the process does, which is the documented trade-off)."""
+    settings: Settings = request.app.state.settings
+    if settings.secret_key:
+        return hmac.new(settings.secret_key.encode(), b"console", hashlib.sha256).digest()
+    key: bytes | None = getattr(request.app.state, "console_key", None)
+    if key is None:
+        key = secrets.token_bytes(32)
+        request.app.state.console_key = key
+    return key
+
+
+def csrf_token(key: bytes, session: dict[str, Any]) -> str:
+    return hmac.new(key, f"csrf.{session['n']}".encode(), hashlib.sha256).hexdigest()
+
+
+def session_of(request: Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        return verify(console_key(request), "console-session", raw)
+    except TokenError:
+        return None
+
+
+def _locale(request: Request, shop: Shop | None) -> str:
+    return i18n.negotiate(
+        request.query_params.get("locale"),
+        request.headers.get("accept-language"),
+        shop.default_locale if shop else None,
+    )
+
+
+def _page(request: Request, template: str, status: int = 200, **values: Any) -> Response:
+    locale = values.pop("locale", None) or _locale(request, values.get("shop"))
+    context = {"root": request.scope.get("root_path", ""), "q": f"?locale={locale}", **values}
+    html = i18n.render(template, locale, context)
+    return Response(html, status_code=status, media_type="text/html", headers=SECURITY_HEADERS)
+
+
+def _same_origin(request: Request) -> bool:
+    """Browsers send Origin with every form POST; one that is not ours is a forged request."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+async def _form(request: Request) -> FormData | Response:
+    if not _same_origin(request):
+        return PlainTextResponse("cross-origin form posts are refused", status_code=403)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        return PlainTextResponse("form is too large", status_code=413)
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return PlainTextResponse("send the form as application/x-www-form-urlencoded", 415)
+    return await request.form()
+
+
+def _authorised(request: Request, form: FormData) -> dict[str, Any] | Response:
+    session = session_of(request)
+    if session is None:
+        return PlainTextResponse("sign in first: your console session is missing or expired", 401)
+    given = str(form.get("csrf", ""))
+    if not hmac.compare_digest(given.encode(), csrf_token(console_key(request), session).encode()):
+        return PlainTextResponse("the form's CSRF token does not match; reload the page", 403)
+    return session
+
+
+def _home_url(request: Request, **query: str) -> str:
+    root = request.scope.get("root_path", "")
+    chosen = i18n.supported(request.query_params.get("locale"))
+    if chosen:
+        query = {"locale": chosen, **query}
+    suffix = "&".join(f"{key}={quote(value)}" for key, value in query.items())
+    return f"{root}/" + (f"?{suffix}" if suffix else "")
+
+
+async def home(request: Request) -> Response:
+    session = session_of(request)
+    store: Store = request.app.state.store
+    if session is None:
+        return _page(request, "console_login.html", csrf="", shop=None)
+    return await run_in_threadpool(_dashboard, request, store, session, None, None)
+
+
+def _dashboard(
+    request: Request,
+    store: Store,
+    session: dict[str, Any],
+    error: ConfigError | None,
+    error_target: str | None,
+    status: int = 200,
+) -> Response:
+    shop = store.get_shop(str(session["s"]))
+    if shop is None:
+        return PlainTextResponse("this shop no longer exists", status_code=404)
+    locale = _locale(request, shop)
+    widgets = settings_for(store)
+    saved = request.query_params.get("saved", "")
+    return _page(
+        request,
+        "console_home.html",
+        status=status,
+        shop=shop,
+        csrf=csrf_token(console_key(request), session),
+        widgets=widgets.all(shop.id),
+        surveys=widgets.surveys(shop.id),
+        placements=PLACEMENTS,
+        triggers=TRIGGERS,
+        colour_keys=COLOUR_KEYS,
+        text_keys=TEXT_KEYS,
+        locales=i18n.LOCALES,
+        saved=saved if saved in WIDGETS or saved.startswith("survey:") else "",
+        error=error.translated(i18n.translations(locale).gettext) if error else None,
+        error_target=error_target,
+        locale=locale,
+    )
+
+
+async def login(request: Request) -> Response:
+    form = await _form(request)
+    if isinstance(form, Response):
+        return form
+    token = str(form.get("token", "")).strip()
+    store: Store = request.app.state.store
+    shop_id = await run_in_threadpool(store.shop_for_key, token, "admin") if token else None
+    if shop_id is None:
+        return _page(request, "console_login.html", status=401, csrf="", shop=None, failed=True)
+    value = sign(
+        console_key(request),
+        "console-session",
+        {"s": shop_id, "n": secrets.token_hex(16)},
+        ttl_seconds=SESSION_SECONDS,
+    )
+    response = RedirectResponse(_home_url(request), status_code=303, headers=SECURITY_HEADERS)
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=SESSION_SECONDS,
+        path=request.scope.get("root_path") or "/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    form = await _form(request)
+    if isinstance(form, Response):
+        return form
+    session = _authorised(request, form)
+    if isinstance(session, Response):
+        return session
+    response = RedirectResponse(_home_url(request), status_code=303, headers=SECURITY_HEADERS)
+    response.delete_cookie(COOKIE, path=request.scope.get("root_path") or "/")
+    return response
+
+
+def _int(form: FormData, name: str) -> int:
+    raw = str(form.get(name, "")).strip()
+    if not raw.lstrip("-").isdigit():
+        raise ConfigError(N_("delay and cap must be whole numbers of days"))
+    return int(raw)
+
+
+async def save_widget(request: Request) -> Response:
+    form = await _form(request)
+    if isinstance(form, Response):
+        return form
+    session = _authorised(request, form)
+    if isinstance(session, Response):
+        return session
+    name = request.path_params["name"]
+    if name not in WIDGETS:
+        return PlainTextResponse(f"no widget {name!r}", status_code=404)
+    store: Store = request.app.state.store
+
+    def work() -> Response:
+        widgets = settings_for(store)
+        shop_id = str(session["s"])
+        current = widgets.get(shop_id, name)
+        config = replace(
+            current,
+            enabled=form.get("enabled") == "on",
+            placement=str(form.get("placement", current.placement)),
+            texts={
+                locale: {key: str(form.get(f"text_{locale}_{key}", "")) for key in TEXT_KEYS}
+                for locale in i18n.LOCALES
+            },
+            colours={key: str(form.get(f"colour_{key}", "")) for key in COLOUR_KEYS},
+        )
+        try:
+            widgets.save(shop_id, config)
+        except ConfigError as error:
+            return _dashboard(request, store, session, error, name, status=400)
+        return RedirectResponse(_home_url(request, saved=name), status_code=303)
+
+    return await run_in_threadpool(work)
+
+
+async def save_survey(request: Request) -> Response:
+    form = await _form(request)
+    if isinstance(form, Response):
+        return form
+    session = _authorised(request, form)
+    if isinstance(session, Response):
+        return session
+    store: Store = request.app.state.store
+    survey_id = str(request.path_params.get("survey_id") or form.get("survey_id", "")).strip()
+
+    def work() -> Response:
+        widgets = settings_for(store)
+        shop_id = str(session["s"])
+        try:
+            survey = SurveyConfig(
+                survey_id=survey_id,
+                survey_type=str(form.get("survey_type", "")),
+                trigger=str(form.get("trigger", "")),
+                delay_days=_int(form, "delay_days"),
+                cap_days=_int(form, "cap_days"),
+                enabled=form.get("enabled") == "on",
+                question={
+                    locale: str(form.get(f"question_{locale}", "")) for locale in i18n.LOCALES
+                },
+            )
+            widgets.save_survey(shop_id, survey)
+        except ConfigError as error:
+            return _dashboard(request, store, session, error, f"survey:{survey_id}", 400)
+        return RedirectResponse(_home_url(request, saved=f"survey:{survey_id}"), status_code=303)
+
+    return await run_in_threadpool(work)
+
+
+async def stylesheet(request: Request) -> Response:
+    return Response(
+        (STATIC / "console.css").read_bytes(),
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/static/console.css", stylesheet, methods=["GET"]),
+        Route("/widgets/{name}", save_widget, methods=["POST"]),
+        Route("/surveys", save_survey, methods=["POST"]),
+        Route("/surveys/{survey_id}", save_survey, methods=["POST"]),
+    ]
+
+
+__all__ = ["routes"]
