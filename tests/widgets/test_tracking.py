@@ -34,6 +34,7 @@ def test_tracking_shows_the_full_timeline_in_german(
     full_journey(store, shop.shop.id)
     html = get(client, shop, order="#1001", email=EMAIL, locale="de")
     assert 'data-cx-widget="tracking"' in html and 'lang="de"' in html
+    assert "<strong>Bestellung #1001</strong>\n    · Zugestellt" in html
     for text in (
         "Bestellung #1001",
         "Bestellung aufgegeben",

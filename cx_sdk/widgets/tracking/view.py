@@ -160,6 +160,16 @@ def _shipment(shipment: ShipmentView, today: date) -> ShipmentBlock:
     )
 
 
+def headline_status(order: OrderView) -> str:
+    """The one word the summary shows: what the shopper waits for, not the payment state."""
+    if order.status in ("cancelled", "refunded", "partially_refunded") or not order.shipments:
+        return order.status
+    if all(s.status == "delivered" for s in order.shipments):
+        return "delivered"
+    latest = max(order.shipments, key=lambda s: s.status_at)
+    return "shipped" if latest.status in ("pending", "delivered") else latest.status
+
+
 def build(order: OrderView, today: date) -> TrackingView:
     steps: list[Step] = []
     if order.placed_at is not None:
@@ -185,7 +195,7 @@ def build(order: OrderView, today: date) -> TrackingView:
     refunded = _money(order.refunded)
     return TrackingView(
         order_ref=order.order_number or order.order_id,
-        status=order.status,
+        status=headline_status(order),
         total=_money(order.total),
         currency=order.currency,
         steps=steps,
