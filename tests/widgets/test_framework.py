@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from pathlib import Path
 
@@ -164,3 +165,30 @@ def test_shop_colours_reach_the_stylesheet(
     settings_for(store).save(shop.shop.id, WidgetConfig("survey", colours={"accent": "#7c2d12"}))
     css = client.get(f"/widgets/{shop.shop.id}/widgets.css").text
     assert '.cx-w[data-cx-widget="survey"]{--cx-accent:#7c2d12;' in css
+
+
+def test_click_reports_need_a_rendered_widgets_token(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    from .journeys import EMAIL, full_journey
+
+    full_journey(store, shop.shop.id)
+    html = client.get(
+        f"/widgets/{shop.shop.id}/tracking", params={"order": "#1001", "email": EMAIL}
+    ).text
+    token = re.search(r'data-cx-token="([^"]+)"', html)
+    assert token
+    url = f"/widgets/{shop.shop.id}/events"
+    body = json.dumps({"t": token.group(1), "action": "tracking_link_clicked"})
+    assert client.post(url, content=body, headers={"Content-Type": "text/plain"}).status_code == 204
+    [(_, event)] = list(store.iter_events(shop.shop.id, event="Widget Interaction"))
+    assert event["properties"] == {
+        "widget": "tracking",
+        "action": "tracking_link_clicked",
+        "order_id": "5001",
+    }
+    forged = client.post(url, content=body.replace(token.group(1)[-6:], "AAAAAA"))
+    assert forged.status_code == 400 and "widget token" in forged.text
+    unknown = client.post(url, content=body.replace("tracking_link_clicked", "buy_now"))
+    assert unknown.status_code == 400 and "action must be one of" in unknown.text
+    assert client.post(url, content=b"not json").status_code == 400
