@@ -1,0 +1,191 @@
+"""``cx woocommerce …``: backfill, webhook set-up without the plugin, the RMA status table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ...server.settings import Settings
+from ...server.store import Store
+from . import signature
+from .backfill import BackfillError, WooClient, backfill
+from .mapping import DEFAULT_RETURN_STATUSES, RETURN_EVENTS, MappingConfig, MappingError
+from .webhooks import CONFIG_KEY, CONFIG_KIND
+
+# The topics cx maps; the plugin creates the same set.
+TOPICS = (
+    "order.created",
+    "order.updated",
+    "order.deleted",
+    "order.restored",
+    "customer.created",
+    "customer.updated",
+)
+
+
+def delivery_url(collector_url: str, shop_id: str) -> str:
+    return f"{collector_url.rstrip('/')}/integrations/woocommerce/webhooks/{shop_id}"
+
+
+def ensure_webhook_secret(store: Store, shop_id: str) -> str:
+    """The shop's webhook secret, generated (alphanumeric) and saved when it has none.
+
+    The lead's ``cx shops create --platform woocommerce`` can call this too.
+    """
+    shop = store.get_shop(shop_id)
+    if shop is None:
+        raise BackfillError(f"unknown shop {shop_id!r} (cx shops list)")
+    secret = shop.secrets.get("webhook_secret")
+    if isinstance(secret, str) and secret:
+        return secret
+    secret = signature.generate_secret()
+    store.update_shop_secrets(shop_id, webhook_secret=secret)
+    return secret
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store.open(args.db or Settings.from_env().database_url)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    store = _store(args)
+    client = WooClient(args.url, args.key, args.secret)
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=False,
+        ) as bar:
+            task = bar.add_task("orders pages", total=None)
+
+            def advance(page: int, total: int) -> None:
+                bar.update(task, completed=page, total=total)
+
+            report = backfill(
+                store,
+                args.shop,
+                client,
+                restart=args.restart,
+                trackings=args.trackings,
+                progress=advance,
+            )
+    finally:
+        client.close()
+        store.close()
+    print(
+        f"{report.orders} orders on {report.pages} pages: {report.events} new events, "
+        f"{report.duplicates} already stored"
+    )
+    for line in report.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    return 0
+
+
+def _connect(args: argparse.Namespace) -> int:
+    store = _store(args)
+    client = WooClient(args.url, args.key, args.secret)
+    try:
+        secret = ensure_webhook_secret(store, args.shop)
+        url = delivery_url(args.collector_url, args.shop)
+        for topic in TOPICS:
+            created: dict[str, Any] = client.post(
+                "/webhooks",
+                {
+                    "name": f"cx {topic}",
+                    "topic": topic,
+                    "delivery_url": url,
+                    "secret": secret,
+                    "status": "active",
+                },
+            )
+            print(f"webhook {created.get('id')}: {created.get('topic')} → {url}")
+    finally:
+        client.close()
+        store.close()
+    return 0
+
+
+def _returns(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        if store.get_shop(args.shop) is None:
+            raise BackfillError(f"unknown shop {args.shop!r} (cx shops list)")
+        current = MappingConfig.from_state(store.get_state(args.shop, CONFIG_KIND, CONFIG_KEY))
+        table = dict(current.return_statuses)
+        if args.action == "reset":
+            table = dict(DEFAULT_RETURN_STATUSES)
+        elif args.action == "set":
+            for pair in args.pairs:
+                status, sep, event = pair.partition("=")
+                if not sep or not status.strip():
+                    raise MappingError(f"{pair!r}: write STATUS=EVENT, e.g. wc-return-ok=…")
+                table[status.strip()] = event.strip()
+        elif args.action == "remove":
+            for status in args.pairs:
+                table.pop(status.strip().removeprefix("wc-"), None)
+        checked = MappingConfig.from_state({"return_statuses": table})
+        if args.action != "show":
+            store.put_state(
+                args.shop, CONFIG_KIND, CONFIG_KEY, {"return_statuses": checked.return_statuses}
+            )
+    finally:
+        store.close()
+    for status, event in sorted(checked.return_statuses.items()):
+        print(f"{status}\t{event}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cx woocommerce", description="WooCommerce integration")
+    parser.add_argument("--db", help="database URL (default: CX_DATABASE_URL or embedded SQLite)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def shop_api(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--shop", required=True, help="cx shop id")
+        p.add_argument("--url", required=True, help="the shop's https:// address")
+        p.add_argument("--key", required=True, help="WooCommerce REST consumer key (ck_…)")
+        p.add_argument("--secret", required=True, help="WooCommerce REST consumer secret (cs_…)")
+
+    fill = sub.add_parser("backfill", help="import past orders and refunds from the REST API")
+    shop_api(fill)
+    fill.add_argument("--restart", action="store_true", help="start at page 1, not where it left")
+    fill.add_argument(
+        "--trackings",
+        action="store_true",
+        help="also read the Shipment Tracking extension's tracking numbers (one call per order)",
+    )
+    fill.set_defaults(func=_backfill)
+
+    connect = sub.add_parser("connect", help="create the webhooks through the REST API")
+    shop_api(connect)
+    connect.add_argument(
+        "--collector-url", required=True, help="public URL of this collector (https://…)"
+    )
+    connect.set_defaults(func=_connect)
+
+    returns = sub.add_parser("returns", help="the RMA order status → return event table")
+    returns.add_argument("--shop", required=True)
+    returns.add_argument("action", choices=["show", "set", "remove", "reset"])
+    returns.add_argument(
+        "pairs",
+        nargs="*",
+        help=f"STATUS=EVENT for set, STATUS for remove; events: {', '.join(RETURN_EVENTS)}",
+    )
+    returns.set_defaults(func=_returns)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    try:
+        result: int = args.func(args)
+    except (BackfillError, MappingError) as error:
+        print(f"cx woocommerce {args.command}: {error}", file=sys.stderr)
+        return 1
+    return result
