@@ -36,7 +36,7 @@ class RenderContext:
 
     @property
     def fmt(self) -> i18n.Formatter:
-        return i18n.Formatter(self.locale)
+        return i18n.formatter(self.locale)
 
     def render(self, template: str, **values: Any) -> str:
         return i18n.render(

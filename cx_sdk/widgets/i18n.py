@@ -113,6 +113,12 @@ class Formatter:
         return format_currency(Decimal(str(amount)), currency, locale=self.locale)
 
 
+@cache
+def formatter(locale: str, timezone: str = "Europe/Berlin") -> Formatter:
+    """One shared formatter per locale (Babel's locale data is read once)."""
+    return Formatter(locale, timezone)
+
+
 def _environment(locale: str, extra_dirs: Iterable[Path] = ()) -> Environment:
     env = Environment(
         loader=FileSystemLoader([str(path) for path in (*TEMPLATE_DIRS, *extra_dirs)]),

@@ -8,6 +8,7 @@ from ...privacy import hash_email
 from ...server.store import OrderView, Store
 from ..framework import RenderContext
 from ..tokens import sign
+from . import labels
 from .view import TrackingView, build
 
 MAX_ORDER_REF = 200
@@ -71,4 +72,8 @@ class TrackingWidget:
             token=token,
             order_input=order_ref[:MAX_ORDER_REF],
             email_input=email[:MAX_EMAIL],
+            labels=labels.LABELS,
+            explanations=labels.EXPLANATIONS,
+            punctuality=labels.PUNCTUALITY,
+            returns=labels.RETURNS,
         )
