@@ -20,7 +20,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 def problem(status: int, detail: str, **extra: Any) -> JSONResponse:

@@ -13,10 +13,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
+from babel.numbers import get_currency_precision
 from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -496,12 +497,14 @@ class Store:
         new_status: str | None = None
         if name == "Order Completed":
             row["placed_at"] = at
-            row["total"] = _money_text(props.get("total") or props.get("revenue"))
+            row["total"] = _money_text(
+                props.get("total") or props.get("revenue"), row.get("currency")
+            )
             new_status = "placed"
         elif name == "Order Updated":
             total = props.get("total") or props.get("revenue")
             if total is not None:
-                row["total"] = _money_text(total)
+                row["total"] = _money_text(total, row.get("currency"))
         elif name == "Order Paid":
             row["paid_at"] = row.get("paid_at") or at
             new_status = "paid"
@@ -510,7 +513,7 @@ class Store:
             new_status = "cancelled"
         elif name == "Order Refunded":
             refunded = Decimal(row.get("refunded") or "0") + Decimal(str(props.get("amount", 0)))
-            row["refunded"] = str(refunded)
+            row["refunded"] = _money_text(refunded, row.get("currency"))
             total = Decimal(row["total"]) if row.get("total") else None
             full = props.get("refund_type") == "full" or (total is not None and refunded >= total)
             new_status = "refunded" if full else "partially_refunded"
@@ -952,21 +955,22 @@ class Store:
                         )
                     )
                 }
-        anonymous = self._anonymous_ids(conn, shop_id, user_ids)
-        order_query = select(orders.c.order_id).where(
-            orders.c.shop_id == shop_id,
-            or_(
-                orders.c.user_id.in_(list(user_ids)),
-                orders.c.anonymous_id.in_(anonymous),
-                *(
-                    [orders.c.email_hash == hash_email(email)]
-                    if email
-                    else []  # an order placed as guest is found by its email
+        anonymous = set(self._anonymous_ids(conn, shop_id, user_ids))
+        email_filter = [orders.c.email_hash == hash_email(email)] if email else []
+        order_rows = conn.execute(
+            select(orders.c.order_id, orders.c.anonymous_id).where(
+                orders.c.shop_id == shop_id,
+                or_(
+                    orders.c.user_id.in_(list(user_ids)),
+                    orders.c.anonymous_id.in_(list(anonymous)),
+                    *email_filter,  # a guest order is found by its email
                 ),
-            ),
-        )
-        order_ids = [row.order_id for row in conn.execute(order_query)]
-        return sorted(user_ids), anonymous, order_ids
+            )
+        ).all()
+        order_ids = [row.order_id for row in order_rows]
+        # A guest's anonymous id is theirs too: its events go with the order.
+        anonymous |= {row.anonymous_id for row in order_rows if row.anonymous_id}
+        return sorted(user_ids), sorted(anonymous), order_ids
 
     def _customer_filters(
         self, table: Table, user_ids: list[str], anonymous: list[str], order_ids: list[str]
@@ -1000,10 +1004,10 @@ class Store:
             for table in self._customer_tables():
                 filters = self._customer_filters(table, user_ids, anonymous, order_ids)
                 if not filters:
-                    tables[table.name] = []
+                    tables[str(table.name)] = []
                     continue
                 rows = conn.execute(select(table).where(table.c.shop_id == shop_id, or_(*filters)))
-                tables[table.name] = [_jsonable(dict(row._mapping)) for row in rows]
+                tables[str(table.name)] = [_jsonable(dict(row._mapping)) for row in rows]
         return {
             "shop_id": shop_id,
             "user_ids": user_ids,
@@ -1027,7 +1031,7 @@ class Store:
                     deleted = conn.execute(
                         delete(table).where(table.c.shop_id == shop_id, or_(*filters))
                     )
-                    counts[table.name] = deleted.rowcount
+                    counts[str(table.name)] = deleted.rowcount
             if anonymous:
                 deleted = conn.execute(
                     delete(identities).where(
@@ -1044,7 +1048,7 @@ class Store:
         with self._begin() as conn:
             for table in reversed(metadata.sorted_tables):
                 if "shop_id" in table.c:
-                    counts[table.name] = conn.execute(
+                    counts[str(table.name)] = conn.execute(
                         delete(table).where(table.c.shop_id == shop_id)
                     ).rowcount
             counts["shops"] = conn.execute(delete(shops).where(shops.c.id == shop_id)).rowcount
@@ -1112,8 +1116,17 @@ def _key_row(shop_id: str, kind: str, key: str, now: datetime) -> dict[str, Any]
     }
 
 
-def _money_text(value: Any) -> str | None:
-    return None if value is None else str(Decimal(str(value)))
+def _money_text(value: Any, currency: str | None) -> str | None:
+    """Exact amount as text with the currency's minor units (2 for EUR, 0 for JPY)."""
+    if value is None:
+        return None
+    amount = Decimal(str(value))
+    if currency:
+        try:
+            amount = amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)))
+        except (InvalidOperation, ValueError):
+            pass
+    return str(amount)
 
 
 def _status_time(props: dict[str, Any], default: datetime) -> datetime:
@@ -1148,14 +1161,14 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in row.items():
         if isinstance(value, datetime):
-            out[key] = _iso(value)
+            out[str(key)] = _iso(value)
         elif isinstance(value, bytes):
-            out[key] = value.decode("utf-8", "replace")
+            out[str(key)] = value.decode("utf-8", "replace")
         elif key == "body" and isinstance(value, str):
             try:
-                out[key] = orjson.loads(value)
+                out[str(key)] = orjson.loads(value)
             except orjson.JSONDecodeError:
-                out[key] = value
+                out[str(key)] = value
         else:
-            out[key] = value
+            out[str(key)] = value
     return out
