@@ -111,6 +111,27 @@ def _connect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        if args.set is not None:
+            if store.get_shop(args.shop) is None:
+                raise BackfillError(f"unknown shop {args.shop!r} (cx shops list)")
+            if not args.set.isalnum() or len(args.set) < 32:
+                raise BackfillError(
+                    "the webhook secret must be at least 32 letters and digits: WooCommerce "
+                    "decodes HTML entities in secrets, so other characters can break signatures"
+                )
+            store.update_shop_secrets(args.shop, webhook_secret=args.set)
+            secret = args.set
+        else:
+            secret = ensure_webhook_secret(store, args.shop)
+    finally:
+        store.close()
+    print(secret)
+    return 0
+
+
 def _returns(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
@@ -168,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--collector-url", required=True, help="public URL of this collector (https://…)"
     )
     connect.set_defaults(func=_connect)
+
+    secret = sub.add_parser(
+        "secret", help="print the shop's webhook secret (generated if none), or --set one"
+    )
+    secret.add_argument("--shop", required=True)
+    secret.add_argument("--set", help="use this secret (letters and digits, 32 or more)")
+    secret.set_defaults(func=_secret)
 
     returns = sub.add_parser("returns", help="the RMA order status → return event table")
     returns.add_argument("--shop", required=True)

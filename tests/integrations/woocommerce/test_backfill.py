@@ -260,3 +260,25 @@ def test_transport_errors_are_retried_then_reported(httpx_mock: HTTPXMock) -> No
         httpx_mock.add_exception(httpx.ConnectError("refused"), url=orders_url(1))
     with pytest.raises(BackfillError, match="cannot reach"):
         list(client().order_pages(1))
+
+
+def test_cli_secret_generates_once_and_refuses_non_alphanumeric(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cx.db'}"
+    store = Store.open(url)
+    shop_id = store.create_shop("Laden", "woocommerce").shop.id
+    store.close()
+    assert cli.main(["--db", url, "secret", "--shop", shop_id]) == 0
+    first = capsys.readouterr().out.strip()
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", first)
+    assert cli.main(["--db", url, "secret", "--shop", shop_id]) == 0
+    assert capsys.readouterr().out.strip() == first
+    assert cli.main(["--db", url, "secret", "--shop", shop_id, "--set", "a&b" * 12]) == 1
+    assert "letters and digits" in capsys.readouterr().err
+    chosen = "Z" * 20 + "9" * 20
+    assert cli.main(["--db", url, "secret", "--shop", shop_id, "--set", chosen]) == 0
+    store = Store.open(url)
+    shop = store.get_shop(shop_id)
+    store.close()
+    assert shop is not None and shop.secrets["webhook_secret"] == chosen
