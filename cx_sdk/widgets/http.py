@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 import orjson
-from starlette.concurrency import run_in_threadpool
+from anyio import CapacityLimiter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -34,6 +37,19 @@ MAX_FORM_BYTES = 16 * 1024
 MAX_EVENT_BYTES = 2 * 1024
 # What a loader's click report may say; anything else is refused.
 ACTIONS = frozenset({"tracking_link_clicked", "survey_opened", "lookup_submitted"})
+
+T = TypeVar("T")
+_LIMITER: CapacityLimiter | None = None
+
+
+async def run_in_threadpool(work: Callable[[], T]) -> T:
+    """Blocking store work on a few threads only: many threads each giving up the GIL at
+    every query convoy behind each other and lose throughput."""
+    global _LIMITER
+    if _LIMITER is None:
+        _LIMITER = CapacityLimiter(int(os.environ.get("CX_WIDGET_THREADS", "4")))
+    return await anyio.to_thread.run_sync(work, limiter=_LIMITER)
+
 
 _PUBLIC = {"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
 
