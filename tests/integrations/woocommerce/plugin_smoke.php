@@ -84,6 +84,10 @@ check( 'bad attribute names dropped', false === strpos( $html, 'on click' ) );
 check( 'empty placeholder not ready', false === strpos( $html, 'data-cx-state' ) );
 check( 'ready placeholder', false !== strpos( cx_wc_placeholder( 's', 'chat', array(), '<p>hi</p>' ), 'data-cx-state="ready"><p>hi</p></div>' ) );
 
+// Server-rendered widget roots are marked ready so loader.js leaves them alone.
+check( 'mark ready', '<section class="a" data-cx-widget="tracking" data-cx-state="ready"><p data-cx-widget="x" data-cx-state="off">' === cx_wc_mark_ready( '<section class="a" data-cx-widget="tracking"><p data-cx-widget="x" data-cx-state="off">' ) );
+check( 'mark ready leaves others', '<p class="x">' === cx_wc_mark_ready( '<p class="x">' ) );
+
 // The kses allowlist.
 $allowed = cx_wc_allowed_html();
 check( 'no script tag', ! isset( $allowed['script'] ) && ! isset( $allowed['style'] ) && ! isset( $allowed['iframe'] ) );

@@ -234,6 +234,26 @@ function cx_wc_placeholder( $shop_id, $widget, array $params, $inner ) {
 }
 
 /**
+ * Mark every widget root inside a server-rendered fragment as ready, so the collector's
+ * loader.js (which fills empty placeholders) does not fetch it again without its parameters.
+ *
+ * @param string $html Fragment HTML.
+ * @return string
+ */
+function cx_wc_mark_ready( $html ) {
+	return (string) preg_replace_callback(
+		'/<([a-z][a-z0-9]*)(\s[^>]*?\bdata-cx-widget="[^"]*"[^>]*)>/i',
+		static function ( $m ) {
+			if ( false !== stripos( $m[2], 'data-cx-state=' ) ) {
+				return $m[0];
+			}
+			return '<' . $m[1] . $m[2] . ' data-cx-state="ready">';
+		},
+		$html
+	);
+}
+
+/**
  * Tags and attributes a collector fragment may contain (for wp_kses): its forms, lists and
  * links; no script, no style, no event handler.
  *

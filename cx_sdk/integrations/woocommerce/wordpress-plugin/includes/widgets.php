@@ -72,7 +72,7 @@ function cx_wc_widget( $widget, array $params = array() ) {
 	}
 	cx_wc_enqueue_assets( $settings );
 	$public = $personal ? array() : array_diff_key( $params, array( 'email' => true ) );
-	return cx_wc_placeholder( $settings['shop_id'], $widget, $public, wp_kses( $html, cx_wc_allowed_html() ) );
+	return cx_wc_placeholder( $settings['shop_id'], $widget, $public, cx_wc_mark_ready( wp_kses( $html, cx_wc_allowed_html() ) ) );
 }
 
 /**

@@ -1,0 +1,188 @@
+"""End to end: a signed WooCommerce delivery reaches a running collector, and the plugin's
+storefront code (under a stand-in WordPress, wp_harness.php) renders the collector's tracking
+fragment for the order's owner only, caches only what is shared, and renders nothing for a
+switched-off or unknown widget."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from cx_sdk.integrations.woocommerce import signature
+from cx_sdk.server import Settings, Store, create_app
+from cx_sdk.widgets.registry import settings_for
+
+from .test_plugin import PLUGIN, php  # noqa: F401  (fixture)
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "woocommerce"
+HARNESS = Path(__file__).parent / "wp_harness.php"
+SECRET = signature.generate_secret()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def collector(sqlite_store: Store) -> Iterator[tuple[str, Store, str]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    shop_id = sqlite_store.create_shop("Laden", "woocommerce", default_locale="de").shop.id
+    sqlite_store.update_shop_secrets(shop_id, webhook_secret=SECRET)
+    settings = Settings(
+        database_url="sqlite://", migrate_on_start=False, key_cache_seconds=0, public_url=base
+    )
+    config = uvicorn.Config(
+        create_app(settings, sqlite_store), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "collector did not start"
+        time.sleep(0.02)
+    try:
+        yield base, sqlite_store, shop_id
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def deliver(base: str, shop_id: str, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    response = httpx.post(
+        f"{base}/integrations/woocommerce/webhooks/{shop_id}",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": "order.updated",
+            "X-WC-Webhook-Signature": signature.sign(body, SECRET),
+        },
+    )
+    assert response.status_code == 200, response.text
+
+
+def harness(php: str, tmp_path: Path, scenario: dict[str, Any]) -> dict[str, Any]:  # noqa: F811
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario))
+    result = subprocess.run(
+        [php, str(HARNESS), str(PLUGIN), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+@pytest.mark.slow
+def test_delivery_to_storefront_fragment(
+    php: str,  # noqa: F811
+    collector: tuple[str, Store, str],
+    tmp_path: Path,
+) -> None:
+    if shutil.which("php") is None:  # pragma: no cover - the fixture skips or fails first
+        pytest.skip("php-cli is not installed")
+    base, store, shop_id = collector
+    order_723 = json.loads((FIXTURES / "orders_v3_list_727_723.json").read_text())[1]
+    order_727 = json.loads((FIXTURES / "order_v3_retrieve_727.json").read_text())
+    deliver(base, shop_id, order_723)
+    deliver(base, shop_id, order_727)
+
+    orders = {
+        "723": {
+            "number": "723",
+            "email": "joao.silva@example.com",
+            "customer_id": 26,
+            "order_key": "wc_order_58d17c18352",
+        },
+        "727": {
+            "number": "727",
+            "email": "john.doe@example.com",
+            "customer_id": 0,
+            "order_key": "wc_order_58d2d042d1d",
+        },
+    }
+    scenario: dict[str, Any] = {
+        "settings": {"collector_url": base, "shop_id": shop_id, "write_key": "wk_x"},
+        "locale": "de_DE",
+        "user": 26,
+        "orders": orders,
+        "calls": [
+            ["cx_wc_view_order", 723],
+            ["cx_wc_view_order", 727],
+            ["cx_wc_product_recommendations"],
+            ["cx_wc_product_recommendations"],
+            ["cx_wc_chat_launcher"],
+        ],
+        "product": 93,
+    }
+    report = harness(php, tmp_path, scenario)
+    owner, stranger, recs, recs_again, chat = report["results"]
+
+    # The owner sees the order, in German, rendered by the collector.
+    assert 'data-cx-widget="tracking"' in owner["html"]
+    assert 'data-cx-state="ready"' in owner["html"]
+    assert "Bestellung 723" in owner["html"]
+    assert "Teilweise erstattet" in owner["html"]
+    # Every widget root is marked ready: loader.js must not refetch it without parameters.
+    roots = re.findall(r"<[^>]*data-cx-widget=[^>]*>", owner["html"])
+    assert len(roots) == 2 and all('data-cx-state="ready"' in root for root in roots)
+    assert "joao.silva" not in owner["html"]  # the email went to the collector only
+    assert "<script" not in owner["html"]
+    (url,) = owner["requests"]
+    assert url.startswith(f"{base}/widgets/{shop_id}/tracking?")
+    assert "locale=de" in url and "order=723" in url
+    # Order 727 belongs to a guest: a logged-in customer does not see it on view-order.
+    assert stranger == {"call": "cx_wc_view_order", "html": "", "requests": []}
+    # No recommendations widget on this collector (404): nothing rendered, remembered briefly.
+    assert recs["html"] == "" and len(recs["requests"]) == 1
+    assert recs_again["html"] == "" and recs_again["requests"] == []
+    assert chat["html"] == ""
+    # Personal fragments are never cached; the shared misses are, for a minute.
+    cached = report["transients"]
+    assert len(cached) == 2
+    assert {entry["ttl"] for entry in cached.values()} == {60}
+    assert all(entry["value"] == {"html": ""} for entry in cached.values())
+    assert report["enqueued"] == {
+        "cx-wc-widgets": f"{base}/widgets/{shop_id}/widgets.css",
+        "cx-wc-loader": f"{base}/widgets/{shop_id}/loader.js",
+    }
+
+    # A guest on the order-received page proves the order with its key.
+    guest: dict[str, Any] = {
+        **scenario,
+        "user": 0,
+        "calls": [["cx_wc_shortcode_tracking", {"order": "727"}]],
+    }
+    good = harness(php, tmp_path, {**guest, "get": {"key": "wc_order_58d2d042d1d"}})
+    assert "727" in good["results"][0]["html"]
+    assert "order=727" in good["results"][0]["requests"][0]
+    bad = harness(php, tmp_path, {**guest, "get": {"key": "wc_order_wrong"}})
+    # Without the key only the empty lookup form is asked for, never the order.
+    assert all("order=" not in url for url in bad["results"][0]["requests"])
+    assert "joao" not in bad["results"][0]["html"] and "29,35" not in bad["results"][0]["html"]
+
+    # The merchant switches tracking off: the collector answers 204 and nothing is rendered.
+    settings_for(store).set_enabled(shop_id, "tracking", False)
+    off = harness(php, tmp_path, {**scenario, "calls": [["cx_wc_view_order", 723]]})
+    assert off["results"][0]["html"] == ""
+    assert len(off["results"][0]["requests"]) == 1
