@@ -91,7 +91,7 @@ STOREFRONT = """<!doctype html>
 <div data-cx-widget="tracking" data-cx-order="#1001" data-cx-email="{email}"></div>
 <div data-cx-widget="survey" data-cx-order="#1001" data-cx-email="{email}"></div>
 </main>
-<script src="{collector}/widgets/{shop}/loader.js" nonce="{nonce}" defer></script>
+<script src="{collector}/widgets/{shop}/loader.js" nonce="{nonce}" {consent} defer></script>
 </body>
 </html>"""
 
@@ -135,8 +135,14 @@ def live(sqlite_store: Store, tmp_path: Path) -> Iterator[Live]:
 
     async def page(request: Request) -> HTMLResponse:
         lang = request.query_params.get("lang", "de")
+        granted = request.query_params.get("consent") == "granted"
         html = STOREFRONT.format(
-            lang=lang, email=EMAIL, collector=collector_url, shop=shop.shop.id, nonce=NONCE
+            consent='data-cx-consent="granted"' if granted else "",
+            lang=lang,
+            email=EMAIL,
+            collector=collector_url,
+            shop=shop.shop.id,
+            nonce=NONCE,
         )
         csp = (
             f"default-src 'none'; script-src 'nonce-{NONCE}' {collector_url}; "
@@ -168,7 +174,7 @@ def browser(live: Live) -> Iterator[Any]:
 
 
 def _open_storefront(
-    browser: Any, live: Live, lang: str, **context: Any
+    browser: Any, live: Live, lang: str, consent: str = "", **context: Any
 ) -> tuple[Any, Any, list[str]]:
     ctx = browser.new_context(viewport={"width": 900, "height": 1400}, **context)
     page = ctx.new_page()
@@ -190,7 +196,7 @@ def _open_storefront(
             else None
         ),
     )
-    page.goto(f"{live.storefront}/?lang={lang}")
+    page.goto(f"{live.storefront}/?lang={lang}&consent={consent}")
     page.wait_for_selector('[data-cx-widget="tracking"][data-cx-state="ready"]')
     page.wait_for_selector('[data-cx-widget="survey"][data-cx-state="ready"]')
     return ctx, page, problems
@@ -311,4 +317,30 @@ def test_console_passes_axe(browser: Any, live: Live) -> None:
     result = page.evaluate("() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2aa']}})")
     serious = [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == []
+    ctx.close()
+
+
+@pytest.mark.parametrize("consent", ["", "granted"])
+def test_link_clicks_are_reported_only_after_consent(
+    browser: Any, live: Live, consent: str
+) -> None:
+    ctx, page, problems = _open_storefront(browser, live, "en", consent=consent)
+    ctx.route("https://www.dhl.de/**", lambda route: route.fulfill(body="carrier page"))
+    with ctx.expect_page() as carrier:
+        page.get_by_role("link", name="Follow the parcel").click()
+    carrier.value.close()
+    # The beacon is asynchronous: wait for it when expected, give it a second when not.
+    deadline = time.monotonic() + (5 if consent else 1)
+    reported: list[Any] = []
+    while time.monotonic() < deadline and not reported:
+        time.sleep(0.1)
+        reported = list(live.store.iter_events(live.shop.shop.id, event="Widget Interaction"))
+    if consent:
+        [(_, event)] = reported
+        assert event["properties"]["action"] == "tracking_link_clicked"
+        assert event["properties"]["order_id"] == "5001"
+    else:
+        assert reported == []
+    assert ctx.cookies() == []
+    assert problems == []
     ctx.close()
