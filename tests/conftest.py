@@ -51,8 +51,8 @@ def _postgres_store(available: bool) -> Iterator[Store]:
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(
-        POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=5
+    engine = server_db.make_engine(
+        POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}
     )
     server_db.upgrade(engine)
     store = Store(engine)

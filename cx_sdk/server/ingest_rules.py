@@ -102,7 +102,16 @@ def prepare(
         model: Message = parse(raw)
     except EventError as error:
         return rejection(message_id, [problem.as_dict() for problem in error.problems])
-    wire = model.to_wire()
+    # Stored as sent (validated, not re-serialised: that is the costliest step of ingest),
+    # with the fields the model filled in or normalised.
+    wire = dict(raw)
+    wire["messageId"] = model.message_id
+    wire["type"] = model.type
+    for key, value in (("userId", model.user_id), ("anonymousId", model.anonymous_id)):
+        if value is not None:
+            wire[key] = value
+    if isinstance(wire.get("context"), dict):
+        wire["context"] = dict(wire["context"])
     if not store_pii:
         if "traits" in wire:
             wire["traits"] = _minimise(wire["traits"], PII_TRAITS)

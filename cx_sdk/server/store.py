@@ -13,16 +13,14 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
-from babel.numbers import get_currency_precision
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..privacy import hash_email
-from . import db
+from . import db, projections
 from .ingest_rules import Prepared, prepare
 from .tables import (
     api_keys,
@@ -41,37 +39,6 @@ from .tables import (
 )
 
 PLATFORMS = ("custom", "shopify", "woocommerce")
-
-# Order statuses never move backwards: a late "paid" does not undo a refund.
-_STATUS_RANK = {
-    "open": 0,
-    "placed": 1,
-    "paid": 2,
-    "partially_refunded": 3,
-    "refunded": 4,
-    "cancelled": 4,
-}
-_RETURN_STATUS = {
-    "Return Requested": "requested",
-    "Return Approved": "approved",
-    "Return Declined": "declined",
-    "Return Shipment Created": "in_transit",
-    "Return Received": "received",
-    "Return Closed": "closed",
-}
-_SHIPMENT_EVENTS = ("Shipment Created", "Shipment Status Updated", "Shipment Delivered")
-_ORDER_EVENTS = frozenset(
-    {
-        "Order Completed",
-        "Order Paid",
-        "Order Cancelled",
-        "Order Refunded",
-        "Order Updated",
-        "Payment Failed",
-        *_SHIPMENT_EVENTS,
-        *_RETURN_STATUS,
-    }
-)
 
 
 def utcnow() -> datetime:
@@ -187,6 +154,7 @@ class Store:
         # SQLite has one writer; queueing in-process beats spinning on its busy lock.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         self._key_cache: dict[str, tuple[float, str | None]] = {}
+        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
         self.key_cache_seconds = 5.0
 
     @classmethod
@@ -210,20 +178,25 @@ class Store:
         table: Table,
         rows: Sequence[dict[str, Any]],
         keys: Sequence[str],
-        update_columns: Sequence[str] | None = None,
+        update_columns: Sequence[str] = (),
     ) -> None:
         """INSERT … ON CONFLICT (keys) DO UPDATE/NOTHING on either engine."""
         if not rows:
             return
-        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        statement = dialect_insert(table)
-        if update_columns:
-            statement = statement.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={name: statement.excluded[name] for name in update_columns},
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+        cache_key = (table.name, tuple(keys), tuple(update_columns))
+        statement = self._statements.get(cache_key)
+        if statement is None:
+            # Building ON CONFLICT statements is costly in SQLAlchemy; build each shape once.
+            dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+            base = dialect_insert(table)
+            if update_columns:
+                statement = base.on_conflict_do_update(
+                    index_elements=list(keys),
+                    set_={name: base.excluded[name] for name in update_columns},
+                )
+            else:
+                statement = base.on_conflict_do_nothing(index_elements=list(keys))
+            self._statements[cache_key] = statement
         conn.execute(statement, list(rows))
 
     def _insert_new(
@@ -232,12 +205,16 @@ class Store:
         """Insert rows whose key is new; return the ``message_id`` of those inserted."""
         if not rows:
             return set()
-        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        statement = (
-            dialect_insert(table)
-            .on_conflict_do_nothing(index_elements=list(keys))
-            .returning(table.c.message_id)
-        )
+        cache_key = (table.name, tuple(keys), ("RETURNING message_id",))
+        statement = self._statements.get(cache_key)
+        if statement is None:
+            dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+            statement = (
+                dialect_insert(table)
+                .on_conflict_do_nothing(index_elements=list(keys))
+                .returning(table.c.message_id)
+            )
+            self._statements[cache_key] = statement
         result = conn.execute(statement, list(rows))
         return {row[0] for row in result}
 
@@ -402,9 +379,7 @@ class Store:
             if fresh:
                 self._link_identities(conn, shop_id, fresh)
                 self._update_profiles(conn, shop_id, fresh)
-                for item in fresh:
-                    if item.event in _ORDER_EVENTS:
-                        self._project_order_event(conn, shop_id, item)
+                projections.project(conn, shop_id, fresh, self._upsert)
             if result.no_consent:
                 self._bump(conn, shop_id, "dropped_no_consent", len(result.no_consent))
         return result
@@ -440,17 +415,36 @@ class Store:
                 change["consent"] = item.consent
         if not changes:
             return
+        # Seen-only users (no traits, no consent): one statement, no read.
+        seen_only = [
+            {
+                "shop_id": shop_id,
+                "user_id": user_id,
+                "email_hash": None,
+                "traits": {},
+                "consent": None,
+                "first_seen": change["first"],
+                "last_seen": change["last"],
+            }
+            for user_id, change in changes.items()
+            if not change["traits"] and change["consent"] is None
+        ]
+        if seen_only:
+            conn.execute(self._touch_profiles_statement(), seen_only)
+        changed = [user_id for user_id, c in changes.items() if c["traits"] or c["consent"]]
+        if not changed:
+            return
         existing = {
             row.user_id: row
             for row in conn.execute(
                 select(profiles).where(
-                    profiles.c.shop_id == shop_id, profiles.c.user_id.in_(list(changes))
+                    profiles.c.shop_id == shop_id, profiles.c.user_id.in_(changed)
                 )
             )
         }
         rows = []
-        for user_id, change in changes.items():
-            old = existing.get(user_id)
+        for user_id in changed:
+            change, old = changes[user_id], existing.get(user_id)
             traits = {**(old.traits if old else {}), **change["traits"]}
             rows.append(
                 {
@@ -471,186 +465,29 @@ class Store:
             ("email_hash", "traits", "consent", "first_seen", "last_seen"),
         )
 
-    def _project_order_event(self, conn: Connection, shop_id: str, item: Prepared) -> None:
-        props = item.wire.get("properties") or {}
-        order_id = str(props.get("order_id") or "")
-        if not order_id:
-            return
-        at = item.timestamp
-        current = conn.execute(
-            select(orders).where(orders.c.shop_id == shop_id, orders.c.order_id == order_id)
-        ).first()
-        row: dict[str, Any] = (
-            dict(current._mapping)
-            if current
-            else {"shop_id": shop_id, "order_id": order_id, "status": "open", "updated_at": at}
-        )
-        row["user_id"] = row.get("user_id") or item.user_id
-        row["anonymous_id"] = row.get("anonymous_id") or item.anonymous_id
-        if props.get("order_number") is not None:
-            row["order_number"] = str(props["order_number"])
-        if props.get("email_hash"):
-            row["email_hash"] = props["email_hash"]
-        if props.get("currency"):
-            row["currency"] = props["currency"]
-        name = item.event
-        new_status: str | None = None
-        if name == "Order Completed":
-            row["placed_at"] = at
-            row["total"] = _money_text(
-                props.get("total") or props.get("revenue"), row.get("currency")
+    def _touch_profiles_statement(self) -> Any:
+        """Insert a profile or widen its first/last seen, in SQL both engines share."""
+        cache_key = ("profiles", ("touch",), ())
+        statement = self._statements.get(cache_key)
+        if statement is None:
+            dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+            base = dialect_insert(profiles)
+            excluded = base.excluded
+            statement = base.on_conflict_do_update(
+                index_elements=["shop_id", "user_id"],
+                set_={
+                    "first_seen": case(
+                        (excluded.first_seen < profiles.c.first_seen, excluded.first_seen),
+                        else_=profiles.c.first_seen,
+                    ),
+                    "last_seen": case(
+                        (excluded.last_seen > profiles.c.last_seen, excluded.last_seen),
+                        else_=profiles.c.last_seen,
+                    ),
+                },
             )
-            new_status = "placed"
-        elif name == "Order Updated":
-            total = props.get("total") or props.get("revenue")
-            if total is not None:
-                row["total"] = _money_text(total, row.get("currency"))
-        elif name == "Order Paid":
-            row["paid_at"] = row.get("paid_at") or at
-            new_status = "paid"
-        elif name == "Order Cancelled":
-            row["cancelled_at"] = at
-            new_status = "cancelled"
-        elif name == "Order Refunded":
-            refunded = Decimal(row.get("refunded") or "0") + Decimal(str(props.get("amount", 0)))
-            row["refunded"] = _money_text(refunded, row.get("currency"))
-            total = Decimal(row["total"]) if row.get("total") else None
-            full = props.get("refund_type") == "full" or (total is not None and refunded >= total)
-            new_status = "refunded" if full else "partially_refunded"
-        elif name in _RETURN_STATUS:
-            row["return_status"] = _RETURN_STATUS[name]
-        if new_status and _STATUS_RANK[new_status] >= _STATUS_RANK.get(row["status"], 0):
-            row["status"] = new_status
-        row["updated_at"] = max(row["updated_at"], at)
-        if not row.get("email_hash") and row.get("user_id"):
-            profile = conn.execute(
-                select(profiles.c.email_hash).where(
-                    profiles.c.shop_id == shop_id, profiles.c.user_id == row["user_id"]
-                )
-            ).first()
-            row["email_hash"] = profile.email_hash if profile else None
-        columns = [c.name for c in orders.columns if c.name not in ("shop_id", "order_id")]
-        full_row = {c.name: row.get(c.name) for c in orders.columns}
-        self._upsert(conn, orders, [full_row], ("shop_id", "order_id"), columns)
-        shipment_id = props.get("shipment_id")
-        if name in _SHIPMENT_EVENTS and shipment_id:
-            self._project_shipment(conn, shop_id, order_id, row.get("user_id"), item, props)
-        if name in _RETURN_STATUS:
-            self._latest_return_status(conn, shop_id, order_id, name, at)
-        status = props.get("status") or _RETURN_STATUS.get(name or "")
-        data = {
-            key: props[key]
-            for key in (
-                "amount",
-                "currency",
-                "reason",
-                "refund_type",
-                "carrier",
-                "tracking_number",
-                "tracking_url",
-                "location",
-                "message",
-                "raw_status",
-                "return_id",
-                "estimated_delivery_date",
-            )
-            if props.get(key) is not None
-        }
-        self._upsert(
-            conn,
-            order_timeline,
-            [
-                {
-                    "shop_id": shop_id,
-                    "order_id": order_id,
-                    "user_id": row.get("user_id"),
-                    "message_id": item.message_id,
-                    "event": name,
-                    "shipment_id": str(shipment_id) if shipment_id else None,
-                    "status": status,
-                    "at": naive_utc(_status_time(props, at)),
-                    "data": data,
-                }
-            ],
-            ("shop_id", "message_id"),
-        )
-
-    def _latest_return_status(
-        self, conn: Connection, shop_id: str, order_id: str, name: str, at: datetime
-    ) -> None:
-        """A late return event must not overwrite a newer return state."""
-        newest = conn.execute(
-            select(order_timeline.c.event, order_timeline.c.at)
-            .where(
-                order_timeline.c.shop_id == shop_id,
-                order_timeline.c.order_id == order_id,
-                order_timeline.c.event.in_(list(_RETURN_STATUS)),
-            )
-            .order_by(order_timeline.c.at.desc())
-            .limit(1)
-        ).first()
-        if newest is not None and newest.at > at:
-            conn.execute(
-                update(orders)
-                .where(orders.c.shop_id == shop_id, orders.c.order_id == order_id)
-                .values(return_status=_RETURN_STATUS[newest.event])
-            )
-
-    def _project_shipment(
-        self,
-        conn: Connection,
-        shop_id: str,
-        order_id: str,
-        user_id: str | None,
-        item: Prepared,
-        props: dict[str, Any],
-    ) -> None:
-        shipment_id = str(props["shipment_id"])
-        at = naive_utc(_status_time(props, item.timestamp))
-        current = conn.execute(
-            select(shipments).where(
-                shipments.c.shop_id == shop_id, shipments.c.shipment_id == shipment_id
-            )
-        ).first()
-        row: dict[str, Any] = (
-            dict(current._mapping)
-            if current
-            else {
-                "shop_id": shop_id,
-                "shipment_id": shipment_id,
-                "order_id": order_id,
-                "status": "pending",
-                "status_at": datetime.min,
-            }
-        )
-        row["user_id"] = row.get("user_id") or user_id
-        for key in (
-            "carrier",
-            "tracking_number",
-            "tracking_url",
-            "promised_delivery_date",
-            "estimated_delivery_date",
-        ):
-            if props.get(key) is not None:
-                row[key] = str(props[key])
-        status = props.get("status")
-        if item.event == "Shipment Delivered":
-            status = "delivered"
-            row["delivered_at"] = row.get("delivered_at") or at
-        if item.event == "Shipment Created":
-            row["shipped_at"] = row.get("shipped_at") or at
-        # An older status never overwrites a newer one (deliveries come late and reordered).
-        if status and at >= row["status_at"]:
-            row["status"] = status
-            row["raw_status"] = props.get("raw_status")
-            row["status_at"] = at
-            if status == "delivered":
-                row["delivered_at"] = row.get("delivered_at") or at
-        if row["status_at"] == datetime.min:
-            row["status_at"] = at
-        full_row = {c.name: row.get(c.name) for c in shipments.columns}
-        columns = [c.name for c in shipments.columns if c.name not in ("shop_id", "shipment_id")]
-        self._upsert(conn, shipments, [full_row], ("shop_id", "shipment_id"), columns)
+            self._statements[cache_key] = statement
+        return statement
 
     def _bump(self, conn: Connection, shop_id: str, name: str, amount: int) -> None:
         updated = conn.execute(
@@ -1114,29 +951,6 @@ def _key_row(shop_id: str, kind: str, key: str, now: datetime) -> dict[str, Any]
         "prefix": key[:8],
         "created_at": now,
     }
-
-
-def _money_text(value: Any, currency: str | None) -> str | None:
-    """Exact amount as text with the currency's minor units (2 for EUR, 0 for JPY)."""
-    if value is None:
-        return None
-    amount = Decimal(str(value))
-    if currency:
-        try:
-            amount = amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)))
-        except (InvalidOperation, ValueError):
-            pass
-    return str(amount)
-
-
-def _status_time(props: dict[str, Any], default: datetime) -> datetime:
-    raw = props.get("status_at")
-    if isinstance(raw, str):
-        try:
-            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            return default
-    return default
 
 
 def _aware(value: datetime | None) -> datetime | None:

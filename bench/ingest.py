@@ -1,0 +1,224 @@
+"""Ingest throughput: ``cx serve`` against a parse-only Starlette sink, same load, same run.
+
+    .venv/bin/python bench/ingest.py [--batches 400] [--concurrency 16] [--postgres URL]
+
+Both servers run as uvicorn with one worker in their own process; a third process (the load
+generator) posts the same pre-built 100-event Segment batches to each and reports events/s.
+The parse-only sink reads and JSON-parses each body and answers 200: the ceiling any
+collector on this machine, with this generator, can reach. cx additionally authenticates,
+validates every event against the catalog, dedupes, stores and updates projections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sink_app() -> Any:
+    import orjson
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def batch(request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        return Response(orjson.dumps({"success": True, "accepted": len(body["batch"])}))
+
+    return Starlette(routes=[Route("/v1/batch", batch, methods=["POST"])])
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            httpx.get(f"{base}/v1/batch", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def _batches(count: int, run: str) -> list[bytes]:
+    bodies = []
+    for b in range(count):
+        batch = [
+            {
+                "type": "track",
+                "event": "Order Completed" if n % 10 == 0 else "Product Viewed",
+                "messageId": f"{run}-{b}-{n}",
+                "userId": f"user-{(b * 100 + n) % 5000}",
+                "timestamp": "2026-11-23T10:00:00.000Z",
+                "properties": (
+                    {"order_id": f"{run}-{b}-{n}", "total": 59.9, "currency": "EUR"}
+                    if n % 10 == 0
+                    else {
+                        "product_id": f"p{n}",
+                        "name": "Wanderschuh",
+                        "price": 129.9,
+                        "currency": "EUR",
+                    }
+                ),
+                "context": {"library": {"name": "bench", "version": "1"}},
+            }
+            for n in range(100)
+        ]
+        bodies.append(json.dumps({"batch": batch, "sentAt": "2026-11-23T10:00:00Z"}).encode())
+    return bodies
+
+
+def load(url: str, key: str, bodies_path: str, concurrency: int) -> None:
+    """The load generator (run in its own process): post every body, print the rate."""
+    bodies = json.loads(Path(bodies_path).read_text())
+    auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+    async def main() -> None:
+        queue = list(reversed(bodies))
+        failures = 0
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+            async def worker() -> None:
+                nonlocal failures
+                while queue:
+                    body = queue.pop().encode()
+                    response = await client.post(url, content=body, headers={"Authorization": auth})
+                    if response.status_code != 200 or response.json().get("accepted") != 100:
+                        failures += 1
+
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            elapsed = time.perf_counter() - start
+        print(json.dumps({"seconds": elapsed, "events": len(bodies) * 100, "failures": failures}))
+
+    asyncio.run(main())
+
+
+def measure(target: str, database: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    port = _port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ}
+    key = "sink"
+    if target == "sink":
+        command = [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+            "import uvicorn; from bench.ingest import sink_app; "
+            f"uvicorn.run(sink_app(), port={port}, log_level='warning')",
+        ]
+    else:
+        assert database is not None
+        created = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cx_sdk.cli",
+                "shops",
+                "create",
+                "Bench",
+                "--json",
+                "--db",
+                database,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        key = json.loads(created.stdout)["write_key"]
+        command = [
+            sys.executable,
+            "-m",
+            "cx_sdk.cli",
+            "serve",
+            "--db",
+            database,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        _wait(base, server)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            run = uuid.uuid4().hex[:8]
+            json.dump([body.decode() for body in _batches(args.batches, run)], handle)
+        result = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--load",
+                f"{base}/v1/batch",
+                key,
+                handle.name,
+                str(args.concurrency),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        os.unlink(handle.name)
+        data: dict[str, Any] = json.loads(result.stdout)
+        data["rate"] = data["events"] / data["seconds"]
+        return data
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("CX_BENCH_POSTGRES_URL"),
+        help="also measure cx serve on this PostgreSQL URL (empty schema)",
+    )
+    parser.add_argument("--load", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        url, key, path, concurrency = args.load
+        load(url, key, path, int(concurrency))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [("parse-only sink", measure("sink", None, args))]
+        rows.append(("cx serve, SQLite", measure("cx", f"sqlite:///{tmp}/bench.db", args)))
+        if args.postgres:
+            rows.append(("cx serve, PostgreSQL", measure("cx", args.postgres, args)))
+    ceiling = rows[0][1]["rate"]
+    print(f"{args.batches} batches × 100 events, {args.concurrency} connections, 1 worker each")
+    print(f"{'target':24} {'events/s':>10} {'ratio':>7} {'failed batches':>15}")
+    for name, data in rows:
+        print(
+            f"{name:24} {data['rate']:10,.0f} {data['rate'] / ceiling:7.2f} {data['failures']:>15}"
+        )
+
+
+if __name__ == "__main__":
+    main()
