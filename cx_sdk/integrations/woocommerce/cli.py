@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ...server.settings import Settings
@@ -132,6 +134,25 @@ def _secret(args: argparse.Namespace) -> int:
     return 0
 
 
+PLUGIN_DIR = Path(__file__).parent / "wordpress-plugin"
+PLUGIN_SLUG = "cx-woocommerce"
+
+
+def build_plugin_zip(target: Path) -> Path:
+    """The WordPress plugin as an uploadable zip (Plugins › Add New › Upload)."""
+    target = target / f"{PLUGIN_SLUG}.zip" if target.is_dir() else target
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(PLUGIN_DIR.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, f"{PLUGIN_SLUG}/{path.relative_to(PLUGIN_DIR).as_posix()}")
+    return target
+
+
+def _plugin_zip(args: argparse.Namespace) -> int:
+    print(build_plugin_zip(Path(args.target)))
+    return 0
+
+
 def _returns(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
@@ -196,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     secret.add_argument("--shop", required=True)
     secret.add_argument("--set", help="use this secret (letters and digits, 32 or more)")
     secret.set_defaults(func=_secret)
+
+    plugin = sub.add_parser("plugin-zip", help="write the WordPress plugin as an uploadable zip")
+    plugin.add_argument("target", nargs="?", default=".", help="directory or .zip path")
+    plugin.set_defaults(func=_plugin_zip)
 
     returns = sub.add_parser("returns", help="the RMA order status → return event table")
     returns.add_argument("--shop", required=True)

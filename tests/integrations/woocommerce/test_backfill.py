@@ -6,6 +6,7 @@ import base64
 import copy
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +283,18 @@ def test_cli_secret_generates_once_and_refuses_non_alphanumeric(
     shop = store.get_shop(shop_id)
     store.close()
     assert shop is not None and shop.secrets["webhook_secret"] == chosen
+
+
+def test_cli_plugin_zip_is_uploadable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plugin-zip", str(tmp_path)]) == 0
+    target = Path(capsys.readouterr().out.strip())
+    assert target == tmp_path / "cx-woocommerce.zip"
+    with zipfile.ZipFile(target) as archive:
+        names = set(archive.namelist())
+    assert {
+        "cx-woocommerce/cx-woocommerce.php",
+        "cx-woocommerce/uninstall.php",
+        "cx-woocommerce/includes/functions.php",
+        "cx-woocommerce/languages/cx-woocommerce-de_DE.l10n.php",
+    } <= names
+    assert all(name.startswith("cx-woocommerce/") for name in names)
