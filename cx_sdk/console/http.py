@@ -109,7 +109,7 @@ async def _form(request: Request) -> FormData | Response:
     if not _same_origin(request):
         return PlainTextResponse("cross-origin form posts are refused", status_code=403)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
         return PlainTextResponse("form is too large", status_code=413)
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return PlainTextResponse("send the form as application/x-www-form-urlencoded", 415)
@@ -219,7 +219,7 @@ async def logout(request: Request) -> Response:
 
 def _int(form: FormData, name: str) -> int:
     raw = str(form.get(name, "")).strip()
-    if not raw.lstrip("-").isdigit():
+    if not (raw.isascii() and raw.lstrip("-").isdigit()):
         raise ConfigError(N_("delay and cap must be whole numbers of days"))
     return int(raw)
 

@@ -224,3 +224,22 @@ def test_errors_are_explained_in_the_merchants_language(
     )
     assert response.status_code == 400
     assert "Die Akzentfarbe ist zu hell" in response.text
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1e3", "", "9" * 40])
+def test_odd_numbers_in_survey_settings_are_a_clear_400(
+    client: TestClient, shop: CreatedShop, value: str
+) -> None:
+    csrf = sign_in(client, shop)
+    response = client.post(
+        "/console/surveys/nps?locale=en",
+        data={
+            "csrf": csrf,
+            "survey_type": "nps",
+            "trigger": "delivery",
+            "delay_days": value,
+            "cap_days": "30",
+        },
+        headers=ORIGIN,
+    )
+    assert response.status_code == 400

@@ -251,7 +251,7 @@ def answer(ctx: RenderContext, form: dict[str, str]) -> str:
     raw_score = form.get("score", "").strip()
     comment = form.get("comment", "").strip()[:COMMENT_MAX]
     low, high = SCALES[SurveyType(survey.survey_type)]
-    if not raw_score.isdigit() or not low <= int(raw_score) <= high:
+    if not (raw_score.isascii() and raw_score.isdigit()) or not low <= int(raw_score) <= high:
         return render_form(ctx, survey, form["t"], error="score", score=raw_score, comment=comment)
     score = int(raw_score)
     reference = str(data["r"])
