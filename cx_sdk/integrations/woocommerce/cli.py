@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cx woocommerce", description="WooCommerce integration")
     parser.add_argument("--db", help="database URL (default: CX_DATABASE_URL or embedded SQLite)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # --db is accepted after the subcommand too, as in ``cx shops create … --db URL``.
+    db_after = argparse.ArgumentParser(add_help=False)
+    db_after.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     def shop_api(p: argparse.ArgumentParser) -> None:
         p.add_argument("--shop", required=True, help="cx shop id")
@@ -194,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--key", required=True, help="WooCommerce REST consumer key (ck_…)")
         p.add_argument("--secret", required=True, help="WooCommerce REST consumer secret (cs_…)")
 
-    fill = sub.add_parser("backfill", help="import past orders and refunds from the REST API")
+    fill = sub.add_parser(
+        "backfill", parents=[db_after], help="import past orders and refunds from the REST API"
+    )
     shop_api(fill)
     fill.add_argument("--restart", action="store_true", help="start at page 1, not where it left")
     fill.add_argument(
@@ -204,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fill.set_defaults(func=_backfill)
 
-    connect = sub.add_parser("connect", help="create the webhooks through the REST API")
+    connect = sub.add_parser(
+        "connect", parents=[db_after], help="create the webhooks through the REST API"
+    )
     shop_api(connect)
     connect.add_argument(
         "--collector-url", required=True, help="public URL of this collector (https://…)"
@@ -212,17 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
     connect.set_defaults(func=_connect)
 
     secret = sub.add_parser(
-        "secret", help="print the shop's webhook secret (generated if none), or --set one"
+        "secret",
+        parents=[db_after],
+        help="print the shop's webhook secret (generated if none), or --set one",
     )
     secret.add_argument("--shop", required=True)
     secret.add_argument("--set", help="use this secret (letters and digits, 32 or more)")
     secret.set_defaults(func=_secret)
 
-    plugin = sub.add_parser("plugin-zip", help="write the WordPress plugin as an uploadable zip")
+    plugin = sub.add_parser(
+        "plugin-zip", parents=[db_after], help="write the WordPress plugin as an uploadable zip"
+    )
     plugin.add_argument("target", nargs="?", default=".", help="directory or .zip path")
     plugin.set_defaults(func=_plugin_zip)
 
-    returns = sub.add_parser("returns", help="the RMA order status → return event table")
+    returns = sub.add_parser(
+        "returns", parents=[db_after], help="the RMA order status → return event table"
+    )
     returns.add_argument("--shop", required=True)
     returns.add_argument("action", choices=["show", "set", "remove", "reset"])
     returns.add_argument(

@@ -244,7 +244,7 @@ def test_cli_returns_table_set_and_refuse_unknown_events(
     store = Store.open(url)
     shop_id = store.create_shop("Laden", "woocommerce").shop.id
     store.close()
-    base = ["--db", url, "returns", "--shop", shop_id]
+    base = ["returns", "--shop", shop_id, "--db", url]  # --db after the subcommand works too
     assert cli.main([*base, "set", "wc-rma-ok=Return Approved"]) == 0
     assert "rma-ok\tReturn Approved" in capsys.readouterr().out
     assert cli.main([*base, "set", "rma-lost=Return Lost"]) == 1
