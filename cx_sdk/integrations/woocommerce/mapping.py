@@ -15,12 +15,15 @@ delivery never overwrites a newer one, though it may still carry a fact not seen
 
 from __future__ import annotations
 
+import functools
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+from pydantic import ValidationError
 
 from ...events import (
     Context,
@@ -45,6 +48,9 @@ from ...events import (
 )
 from ...events.envelope import Library
 from ...privacy import hash_email
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PLATFORM = "woocommerce"
 LIBRARY = Library(name="cx-woocommerce", version="1")
@@ -192,6 +198,19 @@ def _money(value: Any, what: str) -> Decimal:
         raise MappingError(f"{what}: not a decimal amount: {value!r}") from None
 
 
+def _quantity(value: Any) -> int:
+    """Line quantities are integers; refund lines carry them negative."""
+    if value in (None, ""):
+        return 0
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise MappingError(f"line_items.quantity: not a number: {value!r}") from None
+    if number != number.to_integral_value():
+        raise MappingError(f"line_items.quantity: not a whole number: {value!r}")
+    return abs(int(number))
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -256,7 +275,7 @@ def products(lines: Iterable[Any]) -> list[Product]:
     for line in lines:
         if not isinstance(line, Mapping):
             continue
-        quantity = abs(int(line.get("quantity") or 0))
+        quantity = _quantity(line.get("quantity"))
         subtotal = abs(_money(line.get("subtotal"), "line_items.subtotal"))
         price = (subtotal / quantity) if quantity else None
         variation = line.get("variation_id")
@@ -406,6 +425,23 @@ def _fact_time(*candidates: datetime | None) -> datetime:
     return datetime.now(UTC)
 
 
+def _as_mapping_error(function: Callable[P, R]) -> Callable[P, R]:
+    """A payload the catalog refuses (an unknown currency …) is bad input, said as such."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
+            raise MappingError(f"not a valid event: {problems}") from None
+
+    return wrapper
+
+
+@_as_mapping_error
 def map_order(
     shop_id: str,
     order: Mapping[str, Any],
@@ -593,6 +629,7 @@ def with_tracking_items(order: Mapping[str, Any], items: Any) -> dict[str, Any]:
     return {**order, "meta_data": meta}
 
 
+@_as_mapping_error
 def map_order_deleted(
     shop_id: str, payload: Mapping[str, Any], state: Mapping[str, Any] | None
 ) -> Outcome:
@@ -621,6 +658,7 @@ def map_order_deleted(
     return outcome
 
 
+@_as_mapping_error
 def map_customer(
     shop_id: str, customer: Mapping[str, Any], state: Mapping[str, Any] | None
 ) -> Outcome:

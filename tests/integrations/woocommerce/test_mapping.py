@@ -414,6 +414,15 @@ def test_webhook_create_response_topic_is_not_an_event() -> None:
         ({"status": "processing"}, "no id"),
         ({"id": 1, "status": "processing"}, "no currency"),
         ({"id": 1, "status": "processing", "currency": "USD", "total": "abc"}, "total"),
+        (
+            {"id": 1, "status": "processing", "currency": "USD", "line_items": [{"quantity": "x"}]},
+            "quantity",
+        ),
+        (
+            {"id": 1, "status": "processing", "currency": "USD", "line_items": [{"quantity": 1.5}]},
+            "whole number",
+        ),
+        ({"id": 1, "status": "processing", "currency": "EURO"}, "currency"),
     ],
 )
 def test_bad_order_payloads_say_what_is_wrong(payload: Any, problem: str) -> None:

@@ -216,6 +216,14 @@ def test_signed_order_without_currency_is_a_clear_422(client: TestClient, wc_sho
     assert response.json()["error"] == "order.updated: order 723 has no currency"
 
 
+def test_signed_order_with_an_unknown_currency_is_a_clear_422(
+    client: TestClient, wc_shop: str
+) -> None:
+    response = deliver(client, wc_shop, {**order_723(), "currency": "EURO"})
+    assert response.status_code == 422
+    assert "'EURO' is not an ISO-4217 currency code" in response.json()["error"]
+
+
 def test_missing_topic_is_a_clear_400(client: TestClient, wc_shop: str) -> None:
     body = json.dumps(order_723()).encode()
     headers = wc_headers(body, "order.updated")
