@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ...server.store import Store
-from .mapping import PLATFORM, MappingError, map_order, with_tracking_items
+from .mapping import PLATFORM, MappingError, map_order, status_history, with_tracking_items
 from .webhooks import load_config
 
 API = "/wp-json/wc/v3"
@@ -159,6 +159,10 @@ class WooClient:
         items = self.json(f"/orders/{order_id}/refunds", {"per_page": PER_PAGE})
         return {str(item["id"]): item for item in items if isinstance(item, dict)}
 
+    def notes(self, order_id: str) -> list[Any]:
+        items = self.json(f"/orders/{order_id}/notes", {"type": "internal"})
+        return items if isinstance(items, list) else []
+
     def shipment_trackings(self, order_id: str) -> list[Any] | None:
         """The Shipment Tracking extension's list; None when the extension is not installed."""
         response = self.get(f"/orders/{order_id}/shipment-trackings")
@@ -180,6 +184,7 @@ def backfill(
     *,
     restart: bool = False,
     trackings: bool = False,
+    notes: bool = False,
     progress: ProgressCallback | None = None,
 ) -> Report:
     """Read every order (and its refunds) and ingest the facts not stored yet."""
@@ -196,6 +201,7 @@ def backfill(
         for order in orders:
             order_id = str(order.get("id"))
             details = client.refunds(order_id) if order.get("refunds") else None
+            history = status_history(client.notes(order_id)) if notes else None
             if tracking_supported:
                 items = client.shipment_trackings(order_id)
                 if items is None:
@@ -209,6 +215,7 @@ def backfill(
                     store.get_state(shop_id, "order", order_id),
                     config,
                     refund_details=details,
+                    history=history,
                 )
             except MappingError as error:
                 report.skipped.append(f"order {order_id}: {error}")

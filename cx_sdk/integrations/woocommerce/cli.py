@@ -75,6 +75,7 @@ def _backfill(args: argparse.Namespace) -> int:
                 client,
                 restart=args.restart,
                 trackings=args.trackings,
+                notes=args.notes,
                 progress=advance,
             )
     finally:
@@ -206,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--trackings",
         action="store_true",
         help="also read the Shipment Tracking extension's tracking numbers (one call per order)",
+    )
+    fill.add_argument(
+        "--notes",
+        action="store_true",
+        help="time past orders by their status-change notes (one call per order)",
     )
     fill.set_defaults(func=_backfill)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -418,6 +419,48 @@ def trackings(order: Mapping[str, Any]) -> list[Tracking]:
     return found
 
 
+# Status labels in WooCommerce's system notes ("Order status changed from On hold to
+# Completed."), English as WooCommerce writes them on an English-language site.
+STATUS_LABELS: dict[str, str] = {
+    "pending payment": "pending",
+    "pending": "pending",
+    "processing": "processing",
+    "on hold": "on-hold",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "refunded": "refunded",
+    "failed": "failed",
+    "draft": "checkout-draft",
+}
+_STATUS_NOTE = re.compile(r"status changed from (.+?) to (.+?)\.", re.IGNORECASE)
+
+
+def status_history(
+    notes: Iterable[Any], labels: Mapping[str, str] | None = None
+) -> dict[str, datetime]:
+    """Status → first time the order entered it, from the system notes of
+    ``GET /orders/{id}/notes``. Notes in other languages or with unknown labels are skipped:
+    the history only refines times, it never adds facts."""
+    table = {**STATUS_LABELS, **(labels or {})}
+    entered: dict[str, datetime] = {}
+    for note in notes:
+        if not isinstance(note, Mapping) or note.get("customer_note"):
+            continue
+        match = _STATUS_NOTE.search(str(note.get("note") or ""))
+        moment = _gmt(note.get("date_created_gmt"))
+        if match is None or moment is None:
+            continue
+        status = table.get(match.group(2).strip().lower())
+        if status and (status not in entered or moment < entered[status]):
+            entered[status] = moment
+    return entered
+
+
+def _first(entered: Mapping[str, datetime], statuses: Iterable[str]) -> datetime | None:
+    times = [entered[status] for status in statuses if status in entered]
+    return min(times) if times else None
+
+
 def _fact_time(*candidates: datetime | None) -> datetime:
     for moment in candidates:
         if moment is not None:
@@ -448,12 +491,16 @@ def map_order(
     state: Mapping[str, Any] | None,
     config: MappingConfig | None = None,
     refund_details: Mapping[str, Mapping[str, Any]] | None = None,
+    history: Mapping[str, datetime] | None = None,
 ) -> Outcome:
     """Events for the facts in ``order`` not already in ``state``, and the next state.
 
     ``refund_details`` (refund id → REST refund resource, from the backfill) adds the refund's
-    own time and refunded lines; webhooks carry only the summary.
+    own time and refunded lines; webhooks carry only the summary. ``history`` (status → first
+    time the order entered it, from :func:`status_history`) times placed, paid and cancelled
+    orders the backfill finds long after the fact.
     """
+    entered = history or {}
     config = config or MappingConfig()
     order_id = _order_id(order)
     outcome = Outcome(kind="order", key=order_id)
@@ -489,13 +536,17 @@ def map_order(
     if placed:
         emit(
             "placed",
-            OrderCompleted(timestamp=_fact_time(created, modified), properties=props, **base),
+            OrderCompleted(
+                timestamp=_fact_time(_first(entered, PLACED_STATUSES), created, modified),
+                properties=props,
+                **base,
+            ),
         )
     if status in PAID_STATUSES or paid_at is not None:
         emit(
             "paid",
             OrderPaid(
-                timestamp=_fact_time(paid_at, modified),
+                timestamp=_fact_time(paid_at, _first(entered, PAID_STATUSES), modified),
                 properties=_clean(
                     {
                         "order_id": order_id,
@@ -528,7 +579,11 @@ def map_order(
     if status == "cancelled":
         emit(
             "cancelled",
-            OrderCancelled(timestamp=_fact_time(modified), properties=props, **base),
+            OrderCancelled(
+                timestamp=_fact_time(entered.get("cancelled"), modified),
+                properties=props,
+                **base,
+            ),
         )
 
     refunded = Decimal("0")

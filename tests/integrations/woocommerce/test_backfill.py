@@ -163,6 +163,24 @@ def test_backfill_with_shipment_trackings(
     ]
 
 
+def test_backfill_with_notes_times_the_facts(
+    httpx_mock: HTTPXMock, store: Store, shop: CreatedShop
+) -> None:
+    order = load("orders_v3_list_727_723.json")[1]
+    httpx_mock.add_response(url=orders_url(1), json=[order], headers={"X-WP-TotalPages": "1"})
+    httpx_mock.add_response(
+        url=f"{API}/orders/723/refunds?per_page=100", json=load("order_refunds_v3_list_723.json")
+    )
+    httpx_mock.add_response(
+        url=f"{API}/orders/723/notes?type=internal", json=load("order_notes_v3_list_723.json")
+    )
+    assert backfill(store, shop.shop.id, client(), notes=True).events == 4
+    view = store.get_order(shop.shop.id, "723")
+    assert view is not None and view.placed_at is not None and view.paid_at is not None
+    assert view.placed_at.isoformat() == "2017-03-21T19:16:46+00:00"
+    assert view.paid_at.isoformat() == "2017-03-21T19:16:58+00:00"
+
+
 def test_plain_http_is_refused_before_any_request() -> None:
     with pytest.raises(BackfillError, match="https://"):
         WooClient("http://shop.example", "ck_test", "cs_test")

@@ -173,6 +173,37 @@ def test_refund_details_from_the_refunds_endpoint_add_time_reason_and_lines() ->
     assert "products" not in r726["properties"]  # amount-only refund
 
 
+def test_status_notes_time_when_order_723_was_placed_and_paid() -> None:
+    history = mapping.status_history(load("order_notes_v3_list_723.json"))
+    assert {status: moment.isoformat() for status, moment in history.items()} == {
+        "on-hold": "2017-03-21T19:16:46+00:00",
+        "completed": "2017-03-21T19:16:58+00:00",
+    }
+    events = by_event(map_order(SHOP, order_723(), None, history=history).wire())
+    # Placed when it went on hold (bank transfer awaited), paid when completed.
+    assert events["Order Completed"][0]["timestamp"] == "2017-03-21T19:16:46.000Z"
+    assert events["Order Paid"][0]["timestamp"] == "2017-03-21T19:16:58.000Z"
+    # The history only refines times: the same facts, the same messageIds.
+    plain = map_order(SHOP, order_723(), None).wire()
+    assert [m["messageId"] for m in plain] == [
+        m["messageId"] for m in map_order(SHOP, order_723(), None, history=history).wire()
+    ]
+
+
+def test_status_notes_in_unknown_words_are_ignored() -> None:
+    notes = [
+        {"note": "Bestellstatus von Wartend zu Fertig geändert.", "date_created_gmt": "2020-01-01"},
+        {"note": "Order status changed from Pending payment to Shipped.", "date_created_gmt": "x"},
+        {"note": "Order status changed from A to Completed.", "customer_note": True},
+    ]
+    assert mapping.status_history(notes) == {}
+    german = mapping.status_history(
+        [{"note": "Status changed from Wartend to Fertig.", "date_created_gmt": "2020-01-01"}],
+        labels={"fertig": "completed"},
+    )
+    assert list(german) == ["completed"]
+
+
 def test_refund_of_the_whole_total_is_full() -> None:
     order = order_723()
     order["status"] = "refunded"
