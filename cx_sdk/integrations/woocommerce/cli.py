@@ -114,6 +114,22 @@ def _connect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from .webhooks import replay
+
+    store = _store(args)
+    try:
+        if store.get_shop(args.shop) is None:
+            raise BackfillError(f"unknown shop {args.shop!r} (cx shops list)")
+        report = replay(store, args.shop)
+    finally:
+        store.close()
+    print(f"{report.processed} deliveries processed, {report.events} events")
+    for line in report.failed:
+        print(f"still failing: {line}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
 def _secret(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
@@ -232,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     secret.add_argument("--shop", required=True)
     secret.add_argument("--set", help="use this secret (letters and digits, 32 or more)")
     secret.set_defaults(func=_secret)
+
+    again = sub.add_parser(
+        "replay", parents=[db_after], help="process again deliveries that failed or never finished"
+    )
+    again.add_argument("--shop", required=True)
+    again.set_defaults(func=_replay)
 
     plugin = sub.add_parser(
         "plugin-zip", parents=[db_after], help="write the WordPress plugin as an uploadable zip"

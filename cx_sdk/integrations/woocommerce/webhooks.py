@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -23,6 +26,7 @@ from starlette.routing import Route
 from ...server.http import JSONResponse, problem, read_body
 from ...server.settings import Settings
 from ...server.store import Store
+from ...server.tables import webhook_deliveries
 from . import signature
 from .mapping import PLATFORM, MappingConfig, MappingError, Outcome, map_delivery, state_ref
 
@@ -88,6 +92,64 @@ def _user_of(outcome: Outcome) -> str | None:
     return None
 
 
+def payload_user(topic: str, payload: Any) -> str | None:
+    """Whose delivery this is, read from the payload, so a privacy erase reaches a failed
+    delivery's kept body too."""
+    if not isinstance(payload, dict):
+        return None
+    if topic.startswith("customer.") and payload.get("id") not in (None, "", 0):
+        return str(payload["id"])
+    customer = payload.get("customer_id")
+    return str(customer) if customer not in (None, "", 0, "0") else None
+
+
+@dataclass
+class ReplayReport:
+    processed: int = 0
+    events: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def replay(store: Store, shop_id: str, older_than_seconds: float = 60.0) -> ReplayReport:
+    """Process again the deliveries that failed, or whose processing never finished (a worker
+    killed mid-request), for one shop. WooCommerce will not send them again."""
+    cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=older_than_seconds)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                webhook_deliveries.c.delivery_id,
+                webhook_deliveries.c.topic,
+                webhook_deliveries.c.body,
+            )
+            .where(
+                webhook_deliveries.c.shop_id == shop_id,
+                webhook_deliveries.c.platform == PLATFORM,
+                webhook_deliveries.c.body != b"",
+                or_(
+                    webhook_deliveries.c.error.is_not(None),
+                    and_(
+                        webhook_deliveries.c.processed_at.is_(None),
+                        webhook_deliveries.c.received_at < cutoff,
+                    ),
+                ),
+            )
+            .order_by(webhook_deliveries.c.id)
+        ).all()
+    report = ReplayReport()
+    for row in rows:
+        try:
+            payload = orjson.loads(row.body)
+            outcome = process(store, shop_id, row.topic, payload, len(row.body))
+        except (orjson.JSONDecodeError, MappingError) as error:
+            store.finish_webhook(shop_id, PLATFORM, row.delivery_id, str(error))
+            report.failed.append(f"{row.topic} {row.delivery_id[:12]}: {error}")
+            continue
+        store.finish_webhook(shop_id, PLATFORM, row.delivery_id, None, _user_of(outcome))
+        report.processed += 1
+        report.events += len(outcome.messages)
+    return report
+
+
 async def receive(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
@@ -130,13 +192,20 @@ async def receive(request: Request) -> Response:
     try:
         outcome = await run_in_threadpool(process, store, shop_id, topic, payload, len(body))
     except MappingError as error:
-        await run_in_threadpool(store.finish_webhook, shop_id, PLATFORM, key, str(error))
+        await run_in_threadpool(
+            store.finish_webhook, shop_id, PLATFORM, key, str(error), payload_user(topic, payload)
+        )
         return problem(422, f"{topic}: {error}")
     except Exception as error:
-        # Kept with its body for replay; WooCommerce will not send it again.
+        # Kept with its body for `cx woocommerce replay`; WooCommerce will not send it again.
         log.exception("woocommerce delivery %s for shop %s failed", key, shop_id)
         await run_in_threadpool(
-            store.finish_webhook, shop_id, PLATFORM, key, f"{type(error).__name__}: {error}"
+            store.finish_webhook,
+            shop_id,
+            PLATFORM,
+            key,
+            f"{type(error).__name__}: {error}",
+            payload_user(topic, payload),
         )
         return problem(503, "the delivery was stored but could not be processed; it is kept")
     await run_in_threadpool(store.finish_webhook, shop_id, PLATFORM, key, None, _user_of(outcome))

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from cx_sdk.integrations.woocommerce import signature
+from cx_sdk.integrations.woocommerce import signature, webhooks
 from cx_sdk.integrations.woocommerce.webhooks import delivery_key
 from cx_sdk.privacy import hash_email
 from cx_sdk.server import CreatedShop, Store
@@ -250,3 +250,55 @@ def test_delivery_is_answered_fast(client: TestClient, wc_shop: str) -> None:
         assert deliver(client, wc_shop, payload).status_code == 200
         timings.append(time.perf_counter() - started)
     assert max(timings) < 1.0
+
+
+def test_failed_processing_is_kept_and_replayed(
+    client: TestClient, store: Store, wc_shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(webhooks, "process", broken)
+    response = deliver(client, wc_shop, order_723())
+    assert response.status_code == 503
+    assert "kept" in response.json()["error"]
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(webhook_deliveries).where(webhook_deliveries.c.shop_id == wc_shop)
+        ).one()
+    assert row.error == "RuntimeError: database went away"
+    assert row.user_id == "26"  # a privacy erase of customer 26 reaches the kept body
+    assert row.body == json.dumps(order_723()).encode()
+    monkeypatch.undo()
+
+    report = webhooks.replay(store, wc_shop)
+    assert (report.processed, report.events, report.failed) == (1, 4, [])
+    assert store.count_events(wc_shop) == 4
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(webhook_deliveries).where(webhook_deliveries.c.shop_id == wc_shop)
+        ).one()
+    assert row.error is None and row.body == b""
+    assert webhooks.replay(store, wc_shop).processed == 0
+
+
+def test_replay_finishes_deliveries_a_killed_worker_left(store: Store, wc_shop: str) -> None:
+    body = json.dumps(order_723()).encode()
+    key = delivery_key("order.updated", body)
+    assert store.record_webhook(wc_shop, "woocommerce", key, "order.updated", {}, body)
+    assert webhooks.replay(store, wc_shop).processed == 0  # may still be in flight
+    report = webhooks.replay(store, wc_shop, older_than_seconds=0)
+    assert (report.processed, report.events) == (1, 4)
+    # Another shop's deliveries are never touched.
+    other = store.create_shop("Anderer Laden", "woocommerce").shop.id
+    assert webhooks.replay(store, other, older_than_seconds=0).processed == 0
+
+
+def test_replay_reports_payloads_that_still_fail(store: Store, wc_shop: str) -> None:
+    body = json.dumps({**order_723(), "currency": ""}).encode()
+    key = delivery_key("order.updated", body)
+    store.record_webhook(wc_shop, "woocommerce", key, "order.updated", {}, body)
+    store.finish_webhook(wc_shop, "woocommerce", key, "order 723 has no currency")
+    report = webhooks.replay(store, wc_shop)
+    assert report.processed == 0
+    assert len(report.failed) == 1 and "no currency" in report.failed[0]
