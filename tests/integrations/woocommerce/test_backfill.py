@@ -316,3 +316,14 @@ def test_cli_plugin_zip_is_uploadable(tmp_path: Path, capsys: pytest.CaptureFixt
         "cx-woocommerce/languages/cx-woocommerce-de_DE.l10n.php",
     } <= names
     assert all(name.startswith("cx-woocommerce/") for name in names)
+
+
+def test_cli_replay_with_nothing_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'cx.db'}"
+    store = Store.open(url)
+    shop_id = store.create_shop("Laden", "woocommerce").shop.id
+    store.close()
+    assert cli.main(["replay", "--shop", shop_id, "--db", url]) == 0
+    assert capsys.readouterr().out == "0 deliveries processed, 0 events\n"
+    assert cli.main(["replay", "--shop", "shop_nope", "--db", url]) == 1
+    assert "unknown shop" in capsys.readouterr().err
