@@ -86,6 +86,13 @@ function cx_wc_sync_webhooks( array $settings ) {
 		$webhook->set_api_version( 'wp_api_v3' );
 		$webhook->set_status( 'active' );
 		$ids[ $topic ] = $webhook->save();
+		if ( 1 === count( $ids ) ) {
+			// WooCommerce's own creation ping: proves the collector is reachable and knows the shop.
+			$ping = $webhook->deliver_ping();
+			if ( is_wp_error( $ping ) && function_exists( 'get_current_user_id' ) ) {
+				set_transient( 'cx_wc_notice_' . get_current_user_id(), array( 'error', $ping->get_error_message() ), MINUTE_IN_SECONDS );
+			}
+		}
 	}
 	update_option( CX_WC_WEBHOOKS_OPTION, $ids, false );
 	return count( $ids );
