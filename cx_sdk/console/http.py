@@ -113,7 +113,10 @@ async def _form(request: Request) -> FormData | Response:
         return PlainTextResponse("form is too large", status_code=413)
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return PlainTextResponse("send the form as application/x-www-form-urlencoded", 415)
-    return await request.form()
+    form = await request.form()
+    if any("\x00" in str(value) for value in form.values()):
+        return PlainTextResponse("form values must not contain NUL characters", 400)
+    return form
 
 
 def _authorised(request: Request, form: FormData) -> dict[str, Any] | Response:

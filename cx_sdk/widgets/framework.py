@@ -32,6 +32,8 @@ class RenderContext:
     # True for a standalone page (no JavaScript needed), False for a fragment.
     page: bool
     now: datetime
+    # The shopper's address as the server sees it (uvicorn --proxy-headers behind a proxy).
+    client: str = ""
     uid: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property

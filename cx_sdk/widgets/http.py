@@ -74,7 +74,7 @@ def _error(status: int, text: str) -> PlainTextResponse:
 def _shop_or_none(request: Request) -> Shop | None:
     store: Store = request.app.state.store
     shop_id = request.path_params["shop_id"]
-    if len(shop_id) > 40:
+    if len(shop_id) > 40 or "\x00" in shop_id:
         return None
     return store.get_shop(shop_id)
 
@@ -108,6 +108,7 @@ def _context(request: Request, shop: Shop, widget: str, params: dict[str, str]) 
         base=_base(request, shop.id),
         page=params.get("format") == "page",
         now=datetime.now(UTC),
+        client=request.client.host if request.client else "",
     )
 
 
@@ -128,8 +129,13 @@ def _html(ctx: RenderContext, body: str, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="text/html", headers=headers)
 
 
+def clean(value: str, limit: int) -> str:
+    """Bounded, without NUL (PostgreSQL text cannot hold it, and no shopper types it)."""
+    return value[:limit].replace("\x00", "")
+
+
 def _params(request: Request) -> dict[str, str]:
-    return {key: value[:500] for key, value in request.query_params.items()}
+    return {key: clean(value, 500) for key, value in request.query_params.items()}
 
 
 async def fragment(request: Request) -> Response:
@@ -160,7 +166,7 @@ async def survey_answer(request: Request) -> Response:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
         return _error(415, "send the survey as application/x-www-form-urlencoded")
-    form = {key: str(value)[:5000] for key, value in (await request.form()).items()}
+    form = {key: clean(str(value), 5000) for key, value in (await request.form()).items()}
 
     def work() -> Response:
         shop = _shop_or_none(request)

@@ -243,3 +243,11 @@ def test_odd_numbers_in_survey_settings_are_a_clear_400(
         headers=ORIGIN,
     )
     assert response.status_code == 400
+
+
+def test_nul_in_a_console_form_is_a_clear_400(client: TestClient, shop: CreatedShop) -> None:
+    csrf = sign_in(client, shop)
+    response = client.post(
+        "/console/widgets/tracking", data=widget_form(csrf, text_de_title="a\x00b"), headers=ORIGIN
+    )
+    assert response.status_code == 400 and "NUL" in response.text

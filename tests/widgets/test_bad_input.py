@@ -68,3 +68,9 @@ def test_oversized_answer_is_refused(client: TestClient, shop: CreatedShop) -> N
         f"/widgets/{shop.shop.id}/survey", data={"t": "x", "comment": "a" * 20_000}
     )
     assert response.status_code == 413
+
+
+def test_nul_in_the_shop_id_is_an_unknown_shop(client: TestClient) -> None:
+    for path in ("/widgets/a%00b/tracking", "/widgets/a%00b/widgets.css"):
+        assert client.get(path).status_code in (200, 404)
+    assert client.get("/widgets/a%00b/tracking").status_code == 404

@@ -198,3 +198,17 @@ def test_tracking_reads_projections_only(
         sa_event.remove(store.engine, "before_cursor_execute", spy)
     assert statements
     assert not [s for s in statements if " events" in s.lower().replace('"', " ")]
+
+
+def test_guessing_pairs_is_throttled_per_client(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    full_journey(store, shop.shop.id)
+    for attempt in range(10):
+        html = get(client, shop, order="#1001", email=f"guess{attempt}@example.de", locale="en")
+        assert "We could not find an order" in html
+    html = get(client, shop, order="#1001", email=EMAIL, locale="en")
+    assert "Too many attempts" in html and "DHL" not in html
+    # Another client is not affected.
+    other = TestClient(client.app, client=("203.0.113.9", 50000))
+    assert "Shipped with DHL" in get(other, shop, order="#1001", email=EMAIL, locale="en")

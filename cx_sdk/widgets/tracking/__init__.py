@@ -7,6 +7,7 @@ import hmac
 from ...privacy import hash_email
 from ...server.store import OrderView, Store
 from ..framework import RenderContext
+from ..throttle import TRACKING_LOOKUPS
 from ..tokens import sign
 from . import labels
 from .view import TrackingView, build
@@ -52,9 +53,12 @@ class TrackingWidget:
             state = "form"
         elif not order_ref.strip() or not email.strip():
             state = "incomplete"
+        elif TRACKING_LOOKUPS.blocked(ctx.client):
+            state = "throttled"
         else:
             order = lookup(ctx.store, ctx.shop.id, order_ref, email)
             if order is None:
+                TRACKING_LOOKUPS.failed(ctx.client)
                 state = "not_found"
             else:
                 state = "found"

@@ -1,0 +1,16 @@
+"""Widget tests start with a clean lookup throttle (it is per process)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cx_sdk.widgets.throttle import TRACKING_LOOKUPS
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle() -> Iterator[None]:
+    TRACKING_LOOKUPS._failures.clear()
+    yield
+    TRACKING_LOOKUPS._failures.clear()
