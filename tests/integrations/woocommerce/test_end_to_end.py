@@ -153,7 +153,7 @@ def test_delivery_to_storefront_fragment(
     assert url.startswith(f"{base}/widgets/{shop_id}/tracking?")
     assert "locale=de" in url and "order=723" in url
     # Order 727 belongs to a guest: a logged-in customer does not see it on view-order.
-    assert stranger == {"call": "cx_wc_view_order", "html": "", "requests": []}
+    assert (stranger["html"], stranger["requests"]) == ("", [])
     # No recommendations widget on this collector (404): nothing rendered, remembered briefly.
     assert recs["html"] == "" and len(recs["requests"]) == 1
     assert recs_again["html"] == "" and recs_again["requests"] == []
@@ -187,3 +187,109 @@ def test_delivery_to_storefront_fragment(
     off = harness(php, tmp_path, {**scenario, "calls": [["cx_wc_view_order", 723]]})
     assert off["results"][0]["html"] == ""
     assert len(off["results"][0]["requests"]) == 1
+
+
+@pytest.mark.slow
+def test_plugin_settings_and_webhook_lifecycle(
+    php: str,  # noqa: F811
+    collector: tuple[str, Store, str],
+    tmp_path: Path,
+) -> None:
+    base, _, shop_id = collector
+    incomplete = {"collector_url": "", "shop_id": "", "write_key": "", "webhook_secret": ""}
+    # Activation before the plugin is configured creates nothing.
+    report = harness(php, tmp_path, {"settings": incomplete, "calls": [["cx_wc_activate"]]})
+    assert report["webhooks"] == []
+
+    # Saving the settings: http:// refused, a secret generated, letters and digits only.
+    entered = {
+        "collector_url": "http://cx.example.com",
+        "shop_id": shop_id,
+        "write_key": "wk_abc",
+        "webhook_secret": "",
+    }
+    report = harness(
+        php,
+        tmp_path,
+        {
+            "settings": incomplete,
+            "calls": [
+                ["cx_wc_sanitize_settings", entered],
+                ["cx_wc_sanitize_settings", {**entered, "webhook_secret": "a&b" * 12}],
+            ],
+        },
+    )
+    first, second = report["results"]
+    assert first["returned"]["collector_url"] == ""
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", first["returned"]["webhook_secret"])
+    assert first["returned"]["write_key"] == "wk_abc"
+    # A secret WooCommerce would mangle is refused (and a good one generated instead).
+    assert "&" not in second["returned"]["webhook_secret"]
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", second["returned"]["webhook_secret"])
+    assert report["errors"] == ["cx_wc_url", "cx_wc_url", "cx_wc_secret"]
+
+    # Complete settings: one webhook per topic, delivering to the collector, which answers
+    # WooCommerce's creation ping with 200.
+    settings = {**entered, "collector_url": base, "webhook_secret": SECRET}
+    changed = {**settings, "webhook_secret": "B" * 40}
+    report = harness(
+        php,
+        tmp_path,
+        {
+            "settings": settings,
+            "user": 1,
+            "calls": [["cx_wc_activate"]],
+        },
+    )
+    hooks = report["webhooks"]
+    assert [h["topic"] for h in hooks] == [
+        "order.created",
+        "order.updated",
+        "order.deleted",
+        "order.restored",
+        "customer.created",
+        "customer.updated",
+    ]
+    assert {h["delivery_url"] for h in hooks} == {
+        f"{base}/integrations/woocommerce/webhooks/{shop_id}"
+    }
+    assert {h["secret"] for h in hooks} == {SECRET}
+    assert {(h["status"], h["api_version"], h["user_id"]) for h in hooks} == {
+        ("active", "wp_api_v3", 1)
+    }
+    assert hooks[0]["ping_status"] == 200
+    assert not report["transients"]  # no error notice
+    ids = report["options"]["cx_wc_webhook_ids"]
+    assert sorted(ids.values()) == [h["id"] for h in hooks]
+
+    # A changed secret recreates them; deactivation removes them.
+    report = harness(
+        php,
+        tmp_path,
+        {
+            "settings": changed,
+            "calls": [
+                ["cx_wc_activate"],
+                ["cx_wc_settings_changed", settings, changed],
+                ["cx_wc_webhook_status"],
+                ["cx_wc_deactivate"],
+            ],
+        },
+    )
+    status = report["results"][2]["returned"]
+    assert report["webhooks"] == []
+    assert "cx_wc_webhook_ids" not in report["options"]
+    assert set(status.values()) == {"active"}
+
+    # A shop id the collector does not know: the ping fails and the merchant is told why.
+    report = harness(
+        php,
+        tmp_path,
+        {
+            "settings": {**settings, "shop_id": "shop_unknown"},
+            "user": 1,
+            "calls": [["cx_wc_activate"]],
+        },
+    )
+    (notice,) = report["transients"].values()
+    assert notice["value"] == ["error", "Delivery URL returned response code: 404"]

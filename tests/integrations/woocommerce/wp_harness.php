@@ -12,6 +12,9 @@ define( 'ABSPATH', __DIR__ . '/' );
 define( 'MINUTE_IN_SECONDS', 60 );
 
 $scenario   = json_decode( file_get_contents( $argv[2] ), true );
+$options    = array( 'cx_wc_settings' => $scenario['settings'] );
+$webhooks   = array();
+$errors     = array();
 $transients = array();
 $requests   = array();
 $enqueued   = array();
@@ -47,8 +50,79 @@ class Fake_Order {
 }
 
 function get_option( $name, $default = false ) {
-	global $scenario;
-	return 'cx_wc_settings' === $name ? $scenario['settings'] : $default;
+	global $options;
+	return array_key_exists( $name, $options ) ? $options[ $name ] : $default;
+}
+function update_option( $name, $value ) {
+	global $options;
+	$options[ $name ] = $value;
+	return true;
+}
+function delete_option( $name ) {
+	global $options;
+	unset( $options[ $name ] );
+	return true;
+}
+function add_settings_error( $setting, $code, $message ) {
+	global $errors;
+	$errors[] = $code;
+}
+function __( $text, $domain ) {
+	return $text;
+}
+function sanitize_text_field( $value ) {
+	return trim( strip_tags( (string) $value ) );
+}
+function delete_transient( $key ) {
+	global $transients;
+	unset( $transients[ $key ] );
+}
+
+/** The parts of WC_Webhook the plugin uses; the ping is a real HTTP request. */
+class WC_Webhook {
+	public $props = array();
+	public function __call( $name, $args ) {
+		if ( 0 === strpos( $name, 'set_' ) ) {
+			$this->props[ substr( $name, 4 ) ] = $args[0];
+			return null;
+		}
+		if ( 0 === strpos( $name, 'get_' ) ) {
+			return $this->props[ substr( $name, 4 ) ] ?? null;
+		}
+		throw new Exception( "WC_Webhook::$name is not faked" );
+	}
+	public function save() {
+		global $webhooks;
+		if ( empty( $this->props['id'] ) ) {
+			$this->props['id'] = 100 + count( $webhooks );
+		}
+		$webhooks[ $this->props['id'] ] = $this;
+		return $this->props['id'];
+	}
+	public function delete( $force ) {
+		global $webhooks;
+		unset( $webhooks[ $this->props['id'] ] );
+	}
+	public function deliver_ping() {
+		$context = stream_context_create(
+			array(
+				'http' => array(
+					'method'        => 'POST',
+					'ignore_errors' => true,
+					'header'        => 'Content-Type: application/x-www-form-urlencoded',
+					'content'       => 'webhook_id=' . $this->props['id'],
+				),
+			)
+		);
+		@file_get_contents( $this->props['delivery_url'], false, $context ); // phpcs:ignore
+		preg_match( '#^HTTP/\S+ (\d+)#', $http_response_header[0] ?? '', $m );
+		$this->props['ping_status'] = (int) ( $m[1] ?? 0 );
+		return 200 === $this->props['ping_status'] ? true : new Fake_WP_Error( 'Delivery URL returned response code: ' . $this->props['ping_status'] );
+	}
+}
+function wc_get_webhook( $id ) {
+	global $webhooks;
+	return $webhooks[ $id ] ?? null;
 }
 function wp_parse_args( $args, $defaults ) {
 	return array_merge( $defaults, $args );
@@ -155,9 +229,11 @@ function is_admin() {
 
 define( 'CX_WC_VERSION', 'test' );
 define( 'CX_WC_OPTION', 'cx_wc_settings' );
+define( 'CX_WC_WEBHOOKS_OPTION', 'cx_wc_webhook_ids' );
 require $argv[1] . '/includes/functions.php';
 require $argv[1] . '/includes/settings.php';
 require $argv[1] . '/includes/widgets.php';
+require $argv[1] . '/includes/webhooks.php';
 
 $results = array();
 foreach ( $scenario['calls'] as $call ) {
@@ -167,6 +243,7 @@ foreach ( $scenario['calls'] as $call ) {
 	$printed  = ob_get_clean();
 	$results[] = array(
 		'call'     => $call[0],
+		'returned' => $returned,
 		'html'     => is_string( $returned ) ? $returned : $printed,
 		'requests' => array_slice( $requests, $before ),
 	);
@@ -176,5 +253,15 @@ echo json_encode(
 		'results'    => $results,
 		'transients' => $transients,
 		'enqueued'   => $enqueued,
+		'options'    => $options,
+		'errors'     => $errors,
+		'webhooks'   => array_values(
+			array_map(
+				function ( $w ) {
+					return $w->props;
+				},
+				$webhooks
+			)
+		),
 	)
 );

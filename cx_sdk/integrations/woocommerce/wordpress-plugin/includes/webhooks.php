@@ -89,7 +89,7 @@ function cx_wc_sync_webhooks( array $settings ) {
 		if ( 1 === count( $ids ) ) {
 			// WooCommerce's own creation ping: proves the collector is reachable and knows the shop.
 			$ping = $webhook->deliver_ping();
-			if ( is_wp_error( $ping ) && function_exists( 'get_current_user_id' ) ) {
+			if ( is_wp_error( $ping ) ) {
 				set_transient( 'cx_wc_notice_' . get_current_user_id(), array( 'error', $ping->get_error_message() ), MINUTE_IN_SECONDS );
 			}
 		}
