@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 from starlette.testclient import TestClient
 
-from cx_sdk.server import CreatedShop, Store
+from cx_sdk.server import CreatedShop, Settings, Store
+from cx_sdk.widgets.tokens import shop_key
+from cx_sdk.widgets.tracking import customer_token
 
 from .journeys import (
     EMAIL,
@@ -212,3 +214,18 @@ def test_guessing_pairs_is_throttled_per_client(
     # Another client is not affected.
     other = TestClient(client.app, client=("203.0.113.9", 50000))
     assert "Shipped with DHL" in get(other, shop, order="#1001", email=EMAIL, locale="en")
+
+
+def test_platform_verified_customer_finds_only_their_own_order(
+    client: TestClient, store: Store, shop: CreatedShop, settings: Settings
+) -> None:
+    full_journey(store, shop.shop.id)
+    key = shop_key(store, settings, shop.shop)
+    mine = customer_token(key, shop.shop.id, "cust-1")
+    html = get(client, shop, order="1001", customer=mine, locale="en")
+    assert "Shipped with DHL" in html
+    someone_else = customer_token(key, shop.shop.id, "cust-2")
+    other_shop = customer_token(key, "shop_other", "cust-1")
+    for token in (someone_else, other_shop, mine[:-4] + "AAAA"):
+        html = get(client, shop, order="1001", customer=token, locale="en")
+        assert "We could not find an order" in html and "DHL" not in html

@@ -17,7 +17,7 @@ from ..config import SurveyConfig
 from ..framework import RenderContext
 from ..tables import survey_contacts
 from ..tokens import TokenError, sign, verify
-from ..tracking import lookup
+from ..tracking import verified_order
 
 SURVEY_TTL = 60 * 86400
 SUBJECT_PURPOSE = "survey-subject"
@@ -74,7 +74,7 @@ def subject_from(ctx: RenderContext) -> Subject | None:
             conversation_id=str(data["c"]),
             chat_ended_at=datetime.fromtimestamp(int(data["exp"]) - 7 * 86400, tz=ctx.now.tzinfo),
         )
-    order = lookup(ctx.store, ctx.shop.id, params.get("order", ""), params.get("email", ""))
+    order = verified_order(ctx)
     if order is None:
         return None
     email_hash = order.email_hash or hash_email(params.get("email", ""))

@@ -1,4 +1,5 @@
-"""Delivery tracking: the shopper's order, found by order number (or id) plus email."""
+"""Delivery tracking: the shopper's order, found by order number (or id) plus the email it was
+placed with, or plus a customer token a platform integration signed for a logged-in customer."""
 
 from __future__ import annotations
 
@@ -8,30 +9,38 @@ from ...privacy import hash_email
 from ...server.store import OrderView, Store
 from ..framework import RenderContext
 from ..throttle import TRACKING_LOOKUPS
-from ..tokens import sign
+from ..tokens import TokenError, sign, verify
 from . import labels
 from .view import TrackingView, build
 
 MAX_ORDER_REF = 200
 MAX_EMAIL = 320
+CUSTOMER_PURPOSE = "customer"
+
+
+def customer_token(key: bytes, shop_id: str, user_id: str, ttl_seconds: int = 3600) -> str:
+    """For integrations that know the logged-in customer (e.g. a Shopify app proxy request
+    whose signature they checked): the placeholder carries ``data-cx-customer="TOKEN"``."""
+    return sign(key, CUSTOMER_PURPOSE, {"s": shop_id, "u": user_id}, ttl_seconds)
+
+
+def _candidates(order_ref: str) -> list[str]:
+    order_ref = order_ref.strip()
+    if not order_ref or len(order_ref) > MAX_ORDER_REF:
+        return []
+    if order_ref.startswith("#"):
+        return [order_ref]
+    return [order_ref, f"#{order_ref}"]  # Shopify numbers are shown as "#1001"
 
 
 def lookup(store: Store, shop_id: str, order_ref: str, email: str) -> OrderView | None:
     """The order when number/id and email belong together; None for every other case, so a
     wrong pair cannot be told apart from a missing order."""
-    order_ref, email = order_ref.strip(), email.strip()
-    if (
-        not order_ref
-        or "@" not in email
-        or len(order_ref) > MAX_ORDER_REF
-        or len(email) > MAX_EMAIL
-    ):
+    email = email.strip()
+    if "@" not in email or len(email) > MAX_EMAIL:
         return None
-    candidates = [order_ref]
-    if not order_ref.startswith("#"):
-        candidates.append(f"#{order_ref}")  # Shopify numbers are shown as "#1001"
     digest = hash_email(email)
-    for ref in candidates:
+    for ref in _candidates(order_ref):
         order = store.get_order(shop_id, ref)
         if order is not None:
             stored = order.email_hash or ""
@@ -41,22 +50,51 @@ def lookup(store: Store, shop_id: str, order_ref: str, email: str) -> OrderView 
     return None
 
 
+def lookup_for_customer(
+    store: Store, key: bytes, shop_id: str, order_ref: str, token: str
+) -> OrderView | None:
+    """The order when it belongs to the customer the token was signed for."""
+    try:
+        data = verify(key, CUSTOMER_PURPOSE, token)
+    except TokenError:
+        return None
+    user_id = str(data.get("u") or "")
+    if data.get("s") != shop_id or not user_id:
+        return None
+    for ref in _candidates(order_ref):
+        order = store.get_order(shop_id, ref)
+        if order is not None:
+            owner = order.user_id or ""
+            return order if owner and hmac.compare_digest(owner, user_id) else None
+    return None
+
+
+def verified_order(ctx: RenderContext) -> OrderView | None:
+    order_ref = ctx.params.get("order", "")
+    if ctx.params.get("customer"):
+        return lookup_for_customer(
+            ctx.store, ctx.key, ctx.shop.id, order_ref, ctx.params["customer"]
+        )
+    return lookup(ctx.store, ctx.shop.id, order_ref, ctx.params.get("email", ""))
+
+
 class TrackingWidget:
     name = "tracking"
 
     def render(self, ctx: RenderContext) -> str | None:
         order_ref = ctx.params.get("order", "")
         email = ctx.params.get("email", "")
+        proof = email.strip() or ctx.params.get("customer", "")
         view: TrackingView | None = None
         token = ""
-        if not order_ref.strip() and not email.strip():
+        if not order_ref.strip() and not proof:
             state = "form"
-        elif not order_ref.strip() or not email.strip():
+        elif not order_ref.strip() or not proof:
             state = "incomplete"
         elif TRACKING_LOOKUPS.blocked(ctx.client):
             state = "throttled"
         else:
-            order = lookup(ctx.store, ctx.shop.id, order_ref, email)
+            order = verified_order(ctx)
             if order is None:
                 TRACKING_LOOKUPS.failed(ctx.client)
                 state = "not_found"
