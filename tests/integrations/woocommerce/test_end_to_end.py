@@ -293,3 +293,36 @@ def test_plugin_settings_and_webhook_lifecycle(
     )
     (notice,) = report["transients"].values()
     assert notice["value"] == ["error", "Delivery URL returned response code: 404"]
+
+
+def test_uninstall_removes_webhooks_options_and_cached_fragments(
+    php: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    settings = {
+        "collector_url": "https://cx.invalid",
+        "shop_id": "shop_1",
+        "write_key": "wk",
+        "webhook_secret": "C" * 40,
+    }
+    # The webhooks come from a real sync (its ping fails: .invalid is never reachable).
+    report = harness(
+        php,
+        tmp_path,
+        {
+            "settings": settings,
+            "user": 1,
+            "calls": [["cx_wc_sync_webhooks", settings], ["uninstall"]],
+        },
+    )
+    created, uninstall = report["results"]
+    assert created["returned"] == 6
+    assert report["webhooks"] == []
+    assert "cx_wc_settings" not in report["options"]
+    assert "cx_wc_webhook_ids" not in report["options"]
+    (query,) = uninstall["returned"]
+    assert query == (
+        "DELETE FROM wp_options WHERE option_name LIKE '\\_transient\\_cx\\_wc\\_%'"
+        " OR option_name LIKE '\\_transient\\_timeout\\_cx\\_wc\\_%'"
+        " OR option_name LIKE '\\_site\\_transient\\_cx\\_wc\\_%'"
+    )

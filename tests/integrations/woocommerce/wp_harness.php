@@ -235,8 +235,31 @@ require $argv[1] . '/includes/settings.php';
 require $argv[1] . '/includes/widgets.php';
 require $argv[1] . '/includes/webhooks.php';
 
+/** Records the queries uninstall.php runs. */
+class Fake_WPDB {
+	public $options = 'wp_options';
+	public $queries = array();
+	public function esc_like( $text ) {
+		return addcslashes( $text, '_%\\' );
+	}
+	public function prepare( $query, ...$args ) {
+		return vsprintf( str_replace( '%s', "'%s'", $query ), $args );
+	}
+	public function query( $sql ) {
+		$this->queries[] = $sql;
+		return 0;
+	}
+}
+$wpdb = new Fake_WPDB();
+
 $results = array();
 foreach ( $scenario['calls'] as $call ) {
+	if ( 'uninstall' === $call[0] ) {
+		define( 'WP_UNINSTALL_PLUGIN', 'cx-woocommerce/cx-woocommerce.php' );
+		require $argv[1] . '/uninstall.php';
+		$results[] = array( 'call' => 'uninstall', 'returned' => $wpdb->queries );
+		continue;
+	}
 	$before = count( $requests );
 	ob_start();
 	$returned = call_user_func_array( $call[0], array_slice( $call, 1 ) );
