@@ -136,7 +136,7 @@ def _secret(args: argparse.Namespace) -> int:
         if args.set is not None:
             if store.get_shop(args.shop) is None:
                 raise BackfillError(f"unknown shop {args.shop!r} (cx shops list)")
-            if not args.set.isalnum() or len(args.set) < 32:
+            if not signature.is_valid_secret(args.set):
                 raise BackfillError(
                     "the webhook secret must be at least 32 letters and digits: WooCommerce "
                     "decodes HTML entities in secrets, so other characters can break signatures"

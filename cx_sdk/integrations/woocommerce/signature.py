@@ -41,3 +41,8 @@ def generate_secret(length: int = 40) -> str:
     if length < 32:
         raise ValueError("a webhook secret needs at least 32 characters")
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def is_valid_secret(secret: str) -> bool:
+    """True for a secret WooCommerce signs with unchanged: 32+ ASCII letters and digits."""
+    return len(secret) >= 32 and all(char in _ALPHABET for char in secret)

@@ -83,3 +83,17 @@ def test_generated_secrets_are_alphanumeric_long_and_distinct() -> None:
 def test_short_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 32"):
         signature.generate_secret(16)
+
+
+@pytest.mark.parametrize(
+    ("secret", "valid"),
+    [
+        ("A" * 32, True),
+        ("A" * 31, False),
+        ("a&b" * 12, False),
+        ("ä" * 40, False),  # str.isalnum() would accept it
+        ("abc 123" * 6, False),
+    ],
+)
+def test_secret_validation(secret: str, valid: bool) -> None:
+    assert signature.is_valid_secret(secret) is valid
