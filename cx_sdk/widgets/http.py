@@ -106,7 +106,9 @@ def _context(request: Request, shop: Shop, widget: str, params: dict[str, str]) 
         key=shop_key(store, settings, shop),
         params=params,
         base=_base(request, shop.id),
-        page=params.get("format") == "page",
+        # A browser navigating here (a no-JS form post from an embedded fragment, or a link)
+        # gets a whole page; the loader's fetch gets the fragment.
+        page=params.get("format") == "page" or request.headers.get("sec-fetch-mode") == "navigate",
         now=datetime.now(UTC),
         client=request.client.host if request.client else "",
     )

@@ -74,3 +74,11 @@ def test_nul_in_the_shop_id_is_an_unknown_shop(client: TestClient) -> None:
     for path in ("/widgets/a%00b/tracking", "/widgets/a%00b/widgets.css"):
         assert client.get(path).status_code in (200, 404)
     assert client.get("/widgets/a%00b/tracking").status_code == 404
+
+
+def test_a_browser_navigation_gets_a_whole_page(client: TestClient, shop: CreatedShop) -> None:
+    """A plain form post from an embedded fragment without JavaScript lands on a page."""
+    url = f"/widgets/{shop.shop.id}/tracking"
+    navigated = client.get(url, headers={"Sec-Fetch-Mode": "navigate"}).text
+    fetched = client.get(url, headers={"Sec-Fetch-Mode": "cors"}).text
+    assert navigated.startswith("<!doctype html>") and not fetched.startswith("<!doctype")

@@ -151,7 +151,29 @@ def live(sqlite_store: Store, tmp_path: Path) -> Iterator[Live]:
         )
         return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
-    shop_app = Starlette(routes=[Route("/", page)])
+    async def server_rendered(request: Request) -> HTMLResponse:
+        """What a shop plugin does: fetch the fragments on its server, mark them ready."""
+        import httpx
+
+        parts = []
+        async with httpx.AsyncClient(base_url=collector_url) as http:
+            for widget in ("tracking", "survey"):
+                fragment = await http.get(
+                    f"/widgets/{shop.shop.id}/{widget}",
+                    params={"order": "#1001", "email": EMAIL, "locale": "en"},
+                )
+                parts.append(
+                    f'<div data-cx-widget="{widget}" data-cx-state="ready">{fragment.text}</div>'
+                )
+        script = f'<script src="{collector_url}/widgets/{shop.shop.id}/loader.js" defer></script>'
+        html = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>SSR</title>'
+            f'<link rel="stylesheet" href="{collector_url}/widgets/{shop.shop.id}/widgets.css">'
+            f"</head><body><main>{''.join(parts)}</main>{script}</body></html>"
+        )
+        return HTMLResponse(html)
+
+    shop_app = Starlette(routes=[Route("/", page), Route("/ssr", server_rendered)])
     shots = Path(os.environ.get("CX_SCREENSHOT_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     with collector, _Server(shop_app) as storefront:
@@ -343,4 +365,39 @@ def test_link_clicks_are_reported_only_after_consent(
         assert reported == []
     assert ctx.cookies() == []
     assert problems == []
+    ctx.close()
+
+
+def test_server_rendered_fragments_are_wired_not_refetched(browser: Any, live: Live) -> None:
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "/tracking" in r.url else None)
+    page.goto(f"{live.storefront}/ssr")
+    page.wait_for_load_state("networkidle")
+    assert fetched == []  # ready fragments are left as they are
+    page.locator('.cx-option:has-text("8")').first.click()
+    page.get_by_role("button", name="Send answer").click()
+    page.wait_for_selector("text=Thank you for your feedback!")
+    assert page.url == f"{live.storefront}/ssr"  # answered in place, through fetch
+    [answer] = _answers(live)
+    assert answer["properties"]["score"] == 8
+    ctx.close()
+
+
+def test_without_javascript_the_embedded_form_lands_on_a_thank_you_page(
+    browser: Any, live: Live
+) -> None:
+    ctx = browser.new_context(java_script_enabled=False)
+    page = ctx.new_page()
+    page.goto(f"{live.storefront}/ssr")
+    page.locator('.cx-option:has-text("10")').first.click()
+    page.get_by_role("button", name="Send answer").click()
+    page.wait_for_selector("text=Thank you for your feedback!")
+    assert page.url.startswith(f"{live.collector}/widgets/")
+    # A whole page with the shop's stylesheet, not a bare fragment.
+    assert page.locator("html[lang=en] link[rel=stylesheet]").count() == 1
+    [answer] = _answers(live)
+    assert answer["properties"]["score"] == 10
+    page.screenshot(path=str(live.shots / "no-js-thanks-en.png"), full_page=True)
     ctx.close()

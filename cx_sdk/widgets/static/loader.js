@@ -8,6 +8,7 @@
   var root = base.replace(/\/[^\/]+$/, "");
   var nonce = me.nonce || me.getAttribute("nonce") || "";
   var consent = me.getAttribute("data-cx-consent") === "granted";
+  var wired = new WeakSet();
 
   function baseFor(el) {
     var shop = el.getAttribute("data-cx-shop");
@@ -74,6 +75,8 @@
   }
 
   function wire(el) {
+    if (wired.has(el.firstElementChild || el)) return;
+    wired.add(el.firstElementChild || el);
     el.querySelectorAll("form[data-cx-form]").forEach(function (form) {
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
@@ -95,7 +98,16 @@
     });
   }
 
+  function outermost(el) {
+    return !(el.parentElement && el.parentElement.closest("[data-cx-widget]"));
+  }
+
   function scan() {
+    // Fragments a shop rendered on its server (e.g. the WordPress plugin) arrive "ready":
+    // left as they are, only their forms and links are wired.
+    document.querySelectorAll('[data-cx-widget][data-cx-state="ready"]').forEach(function (el) {
+      if (outermost(el)) wire(el);
+    });
     document.querySelectorAll("[data-cx-widget]:not([data-cx-state])").forEach(function (el) {
       if (el.closest(".cx-w")) return;
       var name = el.getAttribute("data-cx-widget");
