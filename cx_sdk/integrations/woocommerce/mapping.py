@@ -249,8 +249,12 @@ def identity(order: Mapping[str, Any]) -> dict[str, str]:
         return {"user_id": str(customer)}
     email = (order.get("billing") or {}).get("email")
     if isinstance(email, str) and email.strip():
-        return {"anonymous_id": f"wc-guest-{hash_email(email)[:32]}"}
+        return {"anonymous_id": guest_id(hash_email(email))}
     return {"anonymous_id": f"wc-order-{_order_id(order)}"}
+
+
+def guest_id(email_hash: str) -> str:
+    return f"wc-guest-{email_hash[:32]}"
 
 
 def _email_hash(order: Mapping[str, Any]) -> str | None:
@@ -654,7 +658,9 @@ def map_order(
         )
 
     outcome.messages = messages
-    next_state: dict[str, Any] = {**previous, "facts": facts, **who}
+    # No identity in the state: the collector's privacy erase does not reach integration
+    # state, so it holds order facts only.
+    next_state: dict[str, Any] = {**previous, "facts": facts}
     if newer:
         next_state.update({"modified": _iso(modified), "status": status, "deleted": False})
     if not messages:
@@ -686,10 +692,14 @@ def with_tracking_items(order: Mapping[str, Any], items: Any) -> dict[str, Any]:
 
 @_as_mapping_error
 def map_order_deleted(
-    shop_id: str, payload: Mapping[str, Any], state: Mapping[str, Any] | None
+    shop_id: str,
+    payload: Mapping[str, Any],
+    state: Mapping[str, Any] | None,
+    who: Mapping[str, str] | None = None,
 ) -> Outcome:
     """``order.deleted`` carries only the id: a custom ``Order Deleted`` event for a known
-    order (the projection keeps the order; its history stays true)."""
+    order (the projection keeps the order; its history stays true). ``who`` is the order's
+    identity as the collector's order projection knows it."""
     order_id = _order_id(payload)
     outcome = Outcome(kind="order", key=order_id)
     if not state:
@@ -698,9 +708,7 @@ def map_order_deleted(
     if state.get("deleted"):
         outcome.note = f"order {order_id} already deleted"
         return outcome
-    who = {k: state[k] for k in ("user_id", "anonymous_id") if state.get(k)}
-    if not who:
-        who = {"anonymous_id": f"wc-order-{order_id}"}
+    who = dict(who or {}) or {"anonymous_id": f"wc-order-{order_id}"}
     deletions = int(state.get("deletions") or 0) + 1
     message = Track(
         event="Order Deleted",
@@ -756,6 +764,7 @@ def map_delivery(
     payload: Any,
     state: Mapping[str, Any] | None,
     config: MappingConfig | None = None,
+    who: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Dispatch on the ``X-WC-Webhook-Topic``; unknown topics map to nothing."""
     if not isinstance(payload, Mapping):
@@ -763,7 +772,7 @@ def map_delivery(
     if topic in ORDER_TOPICS:
         return map_order(shop_id, payload, state, config)
     if topic == "order.deleted":
-        return map_order_deleted(shop_id, payload, state)
+        return map_order_deleted(shop_id, payload, state, who)
     if topic in CUSTOMER_TOPICS:
         return map_customer(shop_id, payload, state)
     return Outcome(kind="", key="", note=f"topic {topic!r} is not mapped")

@@ -97,9 +97,9 @@ def test_order_727_processing_guest_maps_to_placed_and_paid() -> None:
     # Every event validates against the catalog.
     for message in wire:
         assert parse(message).to_wire() == message
+    # No identity in the state (the privacy erase does not reach it).
     assert outcome.state == {
         "facts": ["placed", "paid"],
-        "anonymous_id": guest,
         "modified": "2017-03-22T19:28:08+00:00",
         "status": "processing",
         "deleted": False,
@@ -422,13 +422,16 @@ def test_customer_maps_to_identify_with_hashed_email() -> None:
 
 def test_order_deleted_is_recorded_once_for_a_known_order() -> None:
     state = map_order(SHOP, order_723(), None).state
-    first = map_order_deleted(SHOP, {"id": 723}, state)
+    first = map_order_deleted(SHOP, {"id": 723}, state, {"user_id": "26"})
     (message,) = first.wire()
     assert message["event"] == "Order Deleted"
     assert message["userId"] == "26"
     assert message["properties"] == {"order_id": "723"}
     assert map_order_deleted(SHOP, {"id": 723}, first.state).messages == []
     assert map_order_deleted(SHOP, {"id": 999}, None).messages == []
+    # Without a known identity the event is the order's own.
+    (anonymous,) = map_order_deleted(SHOP, {"id": 723}, state).wire()
+    assert anonymous["anonymousId"] == "wc-order-723"
 
 
 def test_webhook_create_response_topic_is_not_an_event() -> None:

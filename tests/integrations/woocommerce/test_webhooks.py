@@ -240,6 +240,10 @@ def test_order_deleted_after_the_order(client: TestClient, store: Store, wc_shop
     response = deliver(client, wc_shop, {"id": 723}, topic="order.deleted")
     assert response.json()["events"] == 1
     assert store.count_events(wc_shop) == 5
+    state = store.get_state(wc_shop, "order", "723") or {}
+    assert not {"user_id", "anonymous_id"} & set(state)
+    deleted = [e for e in store.journey(wc_shop, "26")["timeline"] if e["event"] == "Order Deleted"]
+    assert len(deleted) == 1
 
 
 def test_delivery_is_answered_fast(client: TestClient, wc_shop: str) -> None:
