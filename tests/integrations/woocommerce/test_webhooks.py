@@ -306,3 +306,23 @@ def test_replay_reports_payloads_that_still_fail(store: Store, wc_shop: str) -> 
     report = webhooks.replay(store, wc_shop)
     assert report.processed == 0
     assert len(report.failed) == 1 and "no currency" in report.failed[0]
+
+
+def test_erasing_a_woocommerce_customer_by_email_leaves_nothing(
+    client: TestClient, store: Store, wc_shop: str
+) -> None:
+    for payload in life_of_723():
+        deliver(client, wc_shop, payload)
+    customer = json.loads((FIXTURES / "customer_v3_retrieve_25.json").read_text())
+    deliver(
+        client,
+        wc_shop,
+        {**customer, "id": 26, "email": "joao.silva@example.com"},
+        "customer.updated",
+    )
+    assert store.count_events(wc_shop) == 7
+    store.erase_customer(wc_shop, email="joao.silva@example.com")
+    exported = store.export_customer(wc_shop, user_id="26")
+    assert all(rows == [] for rows in exported["tables"].values()), exported["tables"]
+    assert store.get_order(wc_shop, "723") is None
+    assert store.count_events(wc_shop) == 0
