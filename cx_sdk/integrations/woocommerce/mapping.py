@@ -34,6 +34,7 @@ from ...events import (
     OrderCompleted,
     OrderPaid,
     OrderRefunded,
+    OrderUpdated,
     PaymentFailed,
     Product,
     ReturnApproved,
@@ -537,6 +538,13 @@ def map_order(
         messages.append(message.keyed(PLATFORM, shop_id, order_id, fact))
 
     placed = status in PLACED_STATUSES or paid_at is not None
+    total = str(props["total"])
+    if placed and "placed" in seen and newer and previous.get("total") not in (None, total):
+        # The merchant edited a placed order (items, shipping, discounts): new totals.
+        emit(
+            f"updated:{_iso(modified)}",
+            OrderUpdated(timestamp=_fact_time(modified), properties=props, **base),
+        )
     if placed:
         emit(
             "placed",
@@ -662,7 +670,9 @@ def map_order(
     # state, so it holds order facts only.
     next_state: dict[str, Any] = {**previous, "facts": facts}
     if newer:
-        next_state.update({"modified": _iso(modified), "status": status, "deleted": False})
+        next_state.update(
+            {"modified": _iso(modified), "status": status, "deleted": False, "total": total}
+        )
     if not messages:
         outcome.note = (
             f"order {order_id}: nothing new"

@@ -103,6 +103,7 @@ def test_order_727_processing_guest_maps_to_placed_and_paid() -> None:
         "modified": "2017-03-22T19:28:08+00:00",
         "status": "processing",
         "deleted": False,
+        "total": "29.35",
     }
 
 
@@ -212,6 +213,28 @@ def test_refund_of_the_whole_total_is_full() -> None:
     assert refund["properties"]["refund_type"] == "full"
     assert refund["properties"]["amount"] == 39.0
     assert refund["properties"]["reason"] == "Customer changed mind"
+
+
+def test_edited_totals_of_a_placed_order_are_an_order_update() -> None:
+    first = map_order(SHOP, order_723(), None)
+    edited = order_723()
+    edited.update(total="49.00", date_modified_gmt="2017-03-22T10:00:00")
+    edited["line_items"][0]["quantity"] = 2
+    edited["line_items"][0]["subtotal"] = "18.00"
+    wire = map_order(SHOP, edited, first.state).wire()
+    assert [m["event"] for m in wire] == ["Order Updated"]
+    assert wire[0]["timestamp"] == "2017-03-22T10:00:00.000Z"
+    assert wire[0]["properties"]["total"] == 49.0
+    assert wire[0]["properties"]["products"][0] == {
+        "product_id": "87",
+        "name": "Woo Album #2",
+        "price": 9.0,
+        "quantity": 2,
+    }
+    # An older delivery with the old total is not an update back.
+    again = map_order(SHOP, edited, first.state)
+    later = map_order(SHOP, order_723(), again.state)
+    assert later.messages == []
 
 
 def test_checkout_draft_is_not_an_order() -> None:
