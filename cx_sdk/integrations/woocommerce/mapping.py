@@ -15,6 +15,7 @@ delivery never overwrites a newer one, though it may still carry a fact not seen
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import re
@@ -60,9 +61,11 @@ LIBRARY = Library(name="cx-woocommerce", version="1")
 # Statuses of orders that do not exist yet for the shopper (block checkout drafts, auto drafts).
 DRAFT_STATUSES = frozenset({"checkout-draft", "auto-draft", "draft", "new"})
 # The order was placed: the shopper finished checkout (awaiting bank transfer counts).
-PLACED_STATUSES = frozenset({"on-hold", "processing", "completed", "refunded"})
-# WooCommerce's own wc_get_is_paid_statuses().
-PAID_STATUSES = frozenset({"processing", "completed"})
+# Advanced Shipment Tracking (AST) adds "partial-shipped" and "delivered" after "completed".
+AST_STATUSES = frozenset({"partial-shipped", "delivered"})
+PLACED_STATUSES = frozenset({"on-hold", "processing", "completed", "refunded", *AST_STATUSES})
+# WooCommerce's own wc_get_is_paid_statuses(), plus AST's later steps.
+PAID_STATUSES = frozenset({"processing", "completed", *AST_STATUSES})
 
 RETURN_EVENTS: dict[str, type[Track]] = {
     model.model_fields["event"].default: model
@@ -637,6 +640,11 @@ def map_order(
                 **base,
             ),
         )
+        if tracking.status is None and status == "delivered":
+            # AST's "Delivered" order status without TrackShip data: every parcel arrived.
+            tracking = dataclasses.replace(
+                tracking, status=ShipmentStatus.DELIVERED, raw_status="delivered"
+            )
         if tracking.status is not None:
             emit(
                 f"shipment:{tracking.shipment_id}:{tracking.raw_status}",

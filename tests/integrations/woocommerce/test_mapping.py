@@ -375,6 +375,22 @@ def test_unknown_trackship_status_becomes_exception_and_keeps_the_raw_value() ->
     assert update["properties"]["shipment_id"] == "tracking:X1"
 
 
+def test_ast_delivered_order_status_delivers_its_parcels() -> None:
+    life = life_of_723()
+    shipped = life[5]  # tracking added, no TrackShip status
+    _, state = replay_state(life[:6])
+    delivered = copy.deepcopy(shipped)
+    delivered.update(status="wc-delivered", date_modified_gmt="2017-03-24T09:00:00")
+    outcome = map_order(SHOP, delivered, state)
+    (update,) = outcome.wire()
+    assert update["event"] == "Shipment Status Updated"
+    assert update["timestamp"] == "2017-03-24T09:00:00.000Z"
+    assert update["properties"]["status"] == "delivered"
+    assert update["properties"]["shipment_id"] == "t1"
+    # TrackShip later reporting "delivered" too is the same fact.
+    assert map_order(SHOP, life[6], outcome.state).messages == []
+
+
 def test_aftership_items_map_to_shipments() -> None:
     order = load("order_v3_retrieve_727.json")
     order["meta_data"].append(
@@ -530,14 +546,18 @@ EXPECTED_723 = sorted(
 )
 
 
-def replay(deliveries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def replay_state(deliveries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
     state: dict[str, Any] | None = None
     emitted: list[dict[str, Any]] = []
     for delivery in deliveries:
         outcome = map_delivery(SHOP, "order.updated", delivery, state)
         emitted += outcome.wire()
         state = outcome.state
-    return emitted
+    return emitted, state
+
+
+def replay(deliveries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return replay_state(deliveries)[0]
 
 
 def test_replay_of_723_in_order_gives_one_event_per_real_change() -> None:
