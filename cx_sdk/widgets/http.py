@@ -26,7 +26,7 @@ from ..events import Context, Track
 from ..server.settings import Settings
 from ..server.store import Shop, Store
 from . import i18n
-from .config import ConfigError, WidgetSettings
+from .config import WidgetSettings
 from .framework import RenderContext
 from .registry import WIDGETS, settings_for
 from .survey import AnswerError, answer
@@ -258,11 +258,7 @@ async def stylesheet(request: Request) -> Response:
             rules.append(f'.cx-w[data-cx-widget="{config.widget}"]{{{colours}}}')
         return ("\n" + "\n".join(rules) + "\n").encode()
 
-    try:
-        extra = await run_in_threadpool(work)
-    except ConfigError as error:
-        return _error(400, str(error))
-    return _static("widgets.css", "text/css", extra)
+    return _static("widgets.css", "text/css", await run_in_threadpool(work))
 
 
 def routes() -> list[BaseRoute]:

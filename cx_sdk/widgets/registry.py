@@ -3,6 +3,7 @@ adding an object with a ``name`` and a ``render(ctx)`` here."""
 
 from __future__ import annotations
 
+from ..server.store import Store
 from .config import WidgetSettings
 from .framework import Widget
 from .survey import SurveyWidget
@@ -11,7 +12,6 @@ from .tracking import TrackingWidget
 WIDGETS: dict[str, Widget] = {widget.name: widget for widget in (TrackingWidget(), SurveyWidget())}
 
 
-def settings_for(store: object) -> WidgetSettings:
-    """The widget settings of a store (one accessor per engine)."""
-    engine = getattr(store, "engine")  # noqa: B009
-    return WidgetSettings(engine, tuple(WIDGETS))
+def settings_for(store: Store) -> WidgetSettings:
+    """The widget settings kept in ``store``'s database."""
+    return WidgetSettings(store.engine, tuple(WIDGETS))

@@ -240,13 +240,12 @@ def answer(ctx: RenderContext, form: dict[str, str]) -> str:
         raise AnswerError(f"survey token: {error}") from None
     if data.get("s") != ctx.shop.id:
         raise AnswerError("survey token: issued for another shop")
-    survey = ctx.widgets.survey(ctx.shop.id, str(data["sv"])) or SurveyConfig(
-        str(data["sv"]), survey_type=str(data["ty"])
-    )
+    # The type the shopper was shown wins over a later edit of the survey in the console.
+    configured = ctx.widgets.survey(ctx.shop.id, str(data["sv"]))
     survey = SurveyConfig(
-        survey.survey_id,
+        str(data["sv"]),
         survey_type=str(data["ty"]),
-        question=survey.question,
+        question=configured.question if configured else {},
     )
     raw_score = form.get("score", "").strip()
     comment = form.get("comment", "").strip()[:COMMENT_MAX]
