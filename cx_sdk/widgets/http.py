@@ -119,7 +119,7 @@ def _html(ctx: RenderContext, body: str, status: int = 200) -> Response:
         **_PUBLIC,
         "Cache-Control": "no-store",
         "Content-Language": ctx.locale,
-        "Vary": "Accept-Language",
+        "Vary": "Accept-Language, Sec-Fetch-Mode",
     }
     if ctx.page:
         body = ctx.render("page.html", body=body, title=ctx.config.widget)
