@@ -473,11 +473,11 @@ def test_order_deleted_is_recorded_once_for_a_known_order() -> None:
     assert anonymous["anonymousId"] == "wc-order-723"
 
 
-def test_webhook_create_response_topic_is_not_an_event() -> None:
-    hook = load("webhook_v3_create_response_142.json")
-    # The webhook resource itself (e.g. delivered under an unmapped topic) maps to nothing.
-    outcome = map_delivery(SHOP, "action.woocommerce_webhook_created", hook, None)
-    assert outcome.messages == [] and "not mapped" in outcome.note
+@pytest.mark.parametrize("topic", ["product.updated", "coupon.created", "customer.deleted"])
+def test_unmapped_topics_map_to_nothing(topic: str) -> None:
+    outcome = map_delivery(SHOP, topic, {"id": 5}, None)
+    assert outcome.messages == [] and outcome.state is None
+    assert outcome.note == f"topic {topic!r} is not mapped"
 
 
 @pytest.mark.parametrize(
