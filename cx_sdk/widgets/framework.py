@@ -58,6 +58,8 @@ class RenderContext:
 
 class Widget(Protocol):
     name: str
+    # True when render only reads (it may then run on the event loop with embedded SQLite).
+    read_only: bool
 
     def render(self, ctx: RenderContext) -> str | None:
         """The fragment; None when there is nothing to show this shopper now."""

@@ -30,7 +30,7 @@ from .config import WidgetSettings
 from .framework import RenderContext
 from .registry import WIDGETS, settings_for
 from .survey import AnswerError, answer
-from .tokens import TokenError, shop_key, verify
+from .tokens import TokenError, has_shop_key, shop_key, verify
 
 STATIC = Path(__file__).parent / "static"
 MAX_FORM_BYTES = 16 * 1024
@@ -146,10 +146,12 @@ async def fragment(request: Request) -> Response:
     if widget is None:
         return _error(404, f"no widget {name!r}; one of {', '.join(WIDGETS)}")
 
-    def work() -> Response:
+    def work(inline: bool) -> Response | None:
         shop = _shop_or_none(request)
         if shop is None:
             return _error(404, "unknown shop")
+        if inline and not has_shop_key(request.app.state.settings, shop):
+            return None  # creating the key writes: not on the event loop
         ctx = _context(request, shop, name, _params(request))
         if not ctx.config.enabled:
             return Response(status_code=204, headers=_PUBLIC)
@@ -158,7 +160,17 @@ async def fragment(request: Request) -> Response:
             return Response(status_code=204, headers=_PUBLIC)
         return _html(ctx, body)
 
-    return await run_in_threadpool(work)
+    store: Store = request.app.state.store
+    if widget.read_only and store.dialect == "sqlite":
+        # Embedded SQLite answers these indexed point reads in microseconds and WAL readers
+        # never wait for a writer, so a read-only render costs less on the event loop than
+        # a thread hop (bench/widgets.py: +45 % throughput, half the p99).
+        response = work(inline=True)
+        if response is not None:
+            return response
+    threaded = await run_in_threadpool(lambda: work(inline=False))
+    assert threaded is not None
+    return threaded
 
 
 async def survey_answer(request: Request) -> Response:

@@ -57,6 +57,11 @@ def verify(key: bytes, purpose: str, token: str) -> dict[str, Any]:
     return payload
 
 
+def has_shop_key(settings: Settings, shop: Shop) -> bool:
+    """False until the shop's first render creates its key (a write)."""
+    return bool(settings.secret_key or shop.secrets.get(SHOP_SECRET_NAME))
+
+
 def shop_key(store: Store, settings: Settings, shop: Shop) -> bytes:
     """The shop's signing key: derived from ``CX_SECRET_KEY`` when set, else a random key kept
     with the shop's secrets so every worker and every restart agrees on it."""

@@ -192,3 +192,30 @@ def test_click_reports_need_a_rendered_widgets_token(
     unknown = client.post(url, content=body.replace("tracking_link_clicked", "buy_now"))
     assert unknown.status_code == 400 and "action must be one of" in unknown.text
     assert client.post(url, content=b"not json").status_code == 400
+
+
+def test_without_secret_key_the_first_render_creates_the_shops_signing_key(
+    store: Store, shop: CreatedShop
+) -> None:
+    from cx_sdk.server import Settings, create_app
+    from cx_sdk.widgets.tokens import SHOP_SECRET_NAME
+
+    from .journeys import EMAIL, full_journey
+
+    full_journey(store, shop.shop.id)
+    settings = Settings(database_url="sqlite://", migrate_on_start=False, secret_key=None)
+    with TestClient(create_app(settings, store)) as client:
+        html = client.get(
+            f"/widgets/{shop.shop.id}/tracking", params={"order": "#1001", "email": EMAIL}
+        ).text
+        assert "data-cx-token=" in html
+        key = store.get_shop(shop.shop.id).secrets[SHOP_SECRET_NAME]  # type: ignore[union-attr]
+        assert len(key) == 64
+        # Later renders (on the event loop with SQLite) sign with that same key.
+        again = client.get(
+            f"/widgets/{shop.shop.id}/tracking", params={"order": "#1001", "email": EMAIL}
+        ).text
+        token = re.search(r'data-cx-token="([^"]+)"', again)
+        assert token
+        body = json.dumps({"t": token.group(1), "action": "tracking_link_clicked"})
+        assert client.post(f"/widgets/{shop.shop.id}/events", content=body).status_code == 204

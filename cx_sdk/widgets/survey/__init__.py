@@ -142,6 +142,7 @@ def _context(locale: str) -> Context:
 
 class SurveyWidget:
     name = "survey"
+    read_only = False  # records who was shown which survey
 
     def render(self, ctx: RenderContext) -> str | None:
         subject = subject_from(ctx)

@@ -80,6 +80,7 @@ def verified_order(ctx: RenderContext) -> OrderView | None:
 
 class TrackingWidget:
     name = "tracking"
+    read_only = True
 
     def render(self, ctx: RenderContext) -> str | None:
         order_ref = ctx.params.get("order", "")
