@@ -563,19 +563,22 @@ def map_checkout(
     props = _checkout_properties(checkout, token)
     started = parse_time(checkout.get("created_at"))
     updated = parse_time(checkout.get("updated_at"))
+    event = CheckoutStarted(properties=props, **_at(started), context=_context(), **who)
     if not previous.get("started"):
-        event = CheckoutStarted(properties=props, **_at(started), context=_context(), **who)
         outcome.messages.append(event.keyed(shop_id, token, "started"))
     next_state: dict[str, Any] = {**previous, "started": True}
     if _newer(updated, previous.get("updated_at")):
+        # Kept as wire JSON: what a later Checkout Abandoned carries.
+        kept = event.to_wire()["properties"]
+        recovery = _text(checkout.get("abandoned_checkout_url"))
         next_state.update(
             updated_at=_iso(updated or started),
             who=who,
             properties={
-                **{key: value for key, value in props.items() if key != "products"},
-                "recovery_url": _text(checkout.get("abandoned_checkout_url")),
+                **{key: value for key, value in kept.items() if key != "products"},
+                **({"recovery_url": recovery} if recovery else {}),
             },
-            products=[p.model_dump(mode="json") for p in props.get("products", [])],
+            products=kept.get("products"),
         )
     if checkout.get("completed_at"):
         next_state["completed"] = True
