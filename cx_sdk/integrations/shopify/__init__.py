@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 def routes() -> list[BaseRoute]:
     """Mounted by the collector at ``/integrations/shopify``."""
     from .oauth import routes as oauth_routes
+    from .proxy import routes as proxy_routes
     from .webhooks import routes as webhook_routes
 
-    return [*webhook_routes(), *oauth_routes()]
+    return [*webhook_routes(), *oauth_routes(), *proxy_routes()]
 
 
 __all__ = ["routes"]
