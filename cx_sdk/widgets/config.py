@@ -9,11 +9,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 
 from ..events import SurveyType
 from .i18n import LOCALES
-from .tables import survey_contacts, widget_settings, widget_surveys
+from .tables import widget_settings, widget_surveys
 
 PLACEMENTS = ("inline", "bottom-right", "bottom-left")
 TEXT_KEYS = ("title", "intro")
@@ -288,17 +288,10 @@ class WidgetSettings:
                 )
         return survey
 
-    def delete_survey(self, shop_id: str, survey_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                delete(widget_surveys).where(
-                    widget_surveys.c.shop_id == shop_id, widget_surveys.c.survey_id == survey_id
-                )
-            )
-
 
 __all__ = [
     "COLOUR_KEYS",
+    "N_",
     "PLACEMENTS",
     "TRIGGERS",
     "ConfigError",
@@ -306,7 +299,6 @@ __all__ = [
     "WidgetConfig",
     "WidgetSettings",
     "contrast",
-    "survey_contacts",
     "validate_survey",
     "validate_widget",
 ]

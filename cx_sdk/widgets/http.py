@@ -35,8 +35,9 @@ from .tokens import TokenError, has_shop_key, shop_key, verify
 STATIC = Path(__file__).parent / "static"
 MAX_FORM_BYTES = 16 * 1024
 MAX_EVENT_BYTES = 2 * 1024
-# What a loader's click report may say; anything else is refused.
-ACTIONS = frozenset({"tracking_link_clicked", "survey_opened", "lookup_submitted"})
+# What a loader's click report may say (``data-cx-track`` in a template); anything else is
+# refused.
+ACTIONS = frozenset({"tracking_link_clicked"})
 
 T = TypeVar("T")
 _LIMITER: CapacityLimiter | None = None

@@ -28,6 +28,10 @@ class FailureThrottle:
         with self._lock:
             return len(self._recent(client, time.monotonic())) >= self.limit
 
+    def reset(self) -> None:
+        with self._lock:
+            self._failures.clear()
+
     def failed(self, client: str) -> None:
         now = time.monotonic()
         with self._lock:

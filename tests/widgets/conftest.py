@@ -11,6 +11,6 @@ from cx_sdk.widgets.throttle import TRACKING_LOOKUPS
 
 @pytest.fixture(autouse=True)
 def fresh_throttle() -> Iterator[None]:
-    TRACKING_LOOKUPS._failures.clear()
+    TRACKING_LOOKUPS.reset()
     yield
-    TRACKING_LOOKUPS._failures.clear()
+    TRACKING_LOOKUPS.reset()
