@@ -352,7 +352,7 @@ def map_order(
     emit("placed", OrderCompleted(properties=props, **_at(created or updated), **base))
     if str(order.get("financial_status") or "") in PAID_STATUSES:
         paid_props = {
-            key: props[key] for key in ("order_id", "order_number", "total", "currency", "test")
+            key: props.get(key) for key in ("order_id", "order_number", "total", "currency", "test")
         } | {"payment_method": ",".join(order.get("payment_gateway_names") or ()) or None}
         paid_props = {key: value for key, value in paid_props.items() if value is not None}
         paid_at = parse_time(order.get("processed_at")) or updated

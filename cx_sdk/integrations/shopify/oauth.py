@@ -39,31 +39,34 @@ STATE_COOKIE = "cx_shopify_oauth"
 STATE_SECONDS = 600
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$")
 
-# Webhook topics the app subscribes to (GraphQL enum names), in the order of the README table.
-WEBHOOK_TOPICS = (
-    "CHECKOUTS_CREATE",
-    "CHECKOUTS_UPDATE",
-    "ORDERS_CREATE",
-    "ORDERS_UPDATED",
-    "ORDERS_PAID",
-    "ORDERS_CANCELLED",
-    "REFUNDS_CREATE",
-    "FULFILLMENTS_CREATE",
-    "FULFILLMENTS_UPDATE",
-    "FULFILLMENT_EVENTS_CREATE",
-    "RETURNS_REQUEST",
-    "RETURNS_APPROVE",
-    "RETURNS_DECLINE",
-    "RETURNS_CLOSE",
-    "RETURNS_CANCEL",
-    "RETURNS_REOPEN",
-    "REVERSE_DELIVERIES_ATTACH_DELIVERABLE",
-    "REVERSE_FULFILLMENT_ORDERS_DISPOSE",
-    "CUSTOMERS_CREATE",
-    "CUSTOMERS_UPDATE",
-    "CUSTOMERS_EMAIL_MARKETING_CONSENT_UPDATE",
-    "APP_UNINSTALLED",
+# Webhook topics the app subscribes to (REST names, as in shopify.app.toml and the README).
+TOPICS = (
+    "checkouts/create",
+    "checkouts/update",
+    "orders/create",
+    "orders/updated",
+    "orders/paid",
+    "orders/cancelled",
+    "refunds/create",
+    "fulfillments/create",
+    "fulfillments/update",
+    "fulfillment_events/create",
+    "returns/request",
+    "returns/approve",
+    "returns/decline",
+    "returns/close",
+    "returns/cancel",
+    "returns/reopen",
+    "reverse_deliveries/attach_deliverable",
+    "reverse_fulfillment_orders/dispose",
+    "customers/create",
+    "customers/update",
+    "customers_email_marketing_consent/update",
+    "app/uninstalled",
 )
+COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
+# The same topics as GraphQL ``WebhookSubscriptionTopic`` values.
+WEBHOOK_TOPICS = tuple(topic.upper().replace("/", "_") for topic in TOPICS)
 
 SUBSCRIBE = """
 mutation Subscribe($topic: WebhookSubscriptionTopic!, $uri: String!) {

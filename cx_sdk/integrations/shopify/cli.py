@@ -1,0 +1,172 @@
+"""``cx shopify …``: backfill, abandoned checkouts, and the app configuration file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ...server.settings import Settings
+from ...server.store import Store
+from ...server.tables import integration_state
+from .backfill import BackfillError, backfill, client_for
+from .mapping import MappingError, abandoned_event, parse_time
+
+TEMPLATE = Path(__file__).parent / "shopify.app.toml"
+
+
+def app_toml(public_url: str, client_id: str) -> str:
+    """``shopify.app.toml`` for a collector reachable at ``public_url``."""
+    url = public_url.rstrip("/")
+    if not url.startswith("https://"):
+        raise ValueError("--url must be the collector's https:// address (Shopify requires it)")
+    text = TEMPLATE.read_text(encoding="utf-8")
+    return text.replace("{{PUBLIC_URL}}", url).replace("{{CLIENT_ID}}", client_id)
+
+
+def sweep_abandoned(
+    store: Store, shop_id: str, after: timedelta, now: datetime | None = None
+) -> int:
+    """Checkout Abandoned for every checkout no order followed within ``after``; once each."""
+    current = now or datetime.now(UTC)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(integration_state.c.key, integration_state.c.value).where(
+                integration_state.c.shop_id == shop_id,
+                integration_state.c.kind == "checkout",
+            )
+        ).all()
+    events = []
+    for token, value in rows:
+        state = dict(value)
+        if state.get("completed") or state.get("abandoned") or not state.get("started"):
+            continue
+        last = parse_time(state.get("updated_at"))
+        if last is None or current - last < after:
+            continue
+        events.append((token, state, abandoned_event(shop_id, token, state)))
+    if events:
+        result = store.ingest(shop_id, [event.to_wire() for _, _, event in events])
+        if result.rejected:
+            raise MappingError(f"events rejected by the catalog: {result.rejected}")
+    for token, state, _ in events:
+        store.put_state(shop_id, "checkout", token, {**state, "abandoned": True})
+    return len(events)
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store.open(args.db or Settings.from_env().database_url)
+
+
+def _since(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    store = _store(args)
+    try:
+        shop_id, client = client_for(store, args.shop)
+        try:
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            ) as bar:
+                task = bar.add_task("orders", total=None)
+
+                def advance(done: int, total: int | None) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report = backfill(
+                    store,
+                    shop_id,
+                    client,
+                    since=args.since,
+                    restart=args.restart,
+                    progress=advance,
+                )
+        finally:
+            client.close()
+    finally:
+        store.close()
+    print(
+        f"{report.orders} orders on {report.pages} pages: {report.events} new events "
+        f"(waited {report.waited_seconds:.1f} s for Shopify's rate limit)"
+    )
+    for line in report.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    return 0
+
+
+def _abandoned(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        shop = store.get_shop(args.shop) or store.shop_by_domain(args.shop)
+        if shop is None:
+            print(f"error: unknown shop {args.shop!r} (cx shops list)", file=sys.stderr)
+            return 1
+        count = sweep_abandoned(store, shop.id, timedelta(minutes=args.after))
+    finally:
+        store.close()
+    print(f"{count} checkouts marked abandoned")
+    return 0
+
+
+def _app_toml(args: argparse.Namespace) -> int:
+    url = args.url or Settings.from_env().public_url
+    client_id = args.client_id or Settings.from_env().shopify_api_key or ""
+    if not client_id:
+        print("error: --client-id (or CX_SHOPIFY_API_KEY) is required", file=sys.stderr)
+        return 2
+    try:
+        sys.stdout.write(app_toml(url, client_id))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cx shopify", description=__doc__)
+    parser.add_argument("--db", help="database URL (default: CX_DATABASE_URL)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("backfill", help="import past orders through the GraphQL Admin API")
+    run.add_argument("--shop", required=True, help="shop id or *.myshopify.com domain")
+    run.add_argument("--since", type=_since, help="only orders created on/after YYYY-MM-DD")
+    run.add_argument("--restart", action="store_true", help="start over instead of resuming")
+    run.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    run.set_defaults(handler=_backfill)
+
+    sweep = sub.add_parser("abandoned", help="emit Checkout Abandoned for stale checkouts")
+    sweep.add_argument("--shop", required=True, help="shop id or *.myshopify.com domain")
+    sweep.add_argument(
+        "--after", type=int, default=60, help="minutes without an order (default 60)"
+    )
+    sweep.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sweep.set_defaults(handler=_abandoned)
+
+    toml = sub.add_parser("app-toml", help="print shopify.app.toml for this collector")
+    toml.add_argument("--url", help="the collector's public https:// URL (CX_PUBLIC_URL)")
+    toml.add_argument("--client-id", help="the app's client id (CX_SHOPIFY_API_KEY)")
+    toml.set_defaults(handler=_app_toml)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    try:
+        return int(args.handler(args))
+    except (BackfillError, MappingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
