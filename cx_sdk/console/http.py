@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..server.settings import Settings
@@ -96,6 +96,13 @@ def _page(request: Request, template: str, status: int = 200, **values: Any) -> 
     return Response(html, status_code=status, media_type="text/html", headers=SECURITY_HEADERS)
 
 
+def _refuse(request: Request, status: int, message: str) -> Response:
+    """A refusal the merchant can read, in their language, with a way back."""
+    locale = _locale(request, None)
+    text = i18n.translations(locale).gettext(message)
+    return _page(request, "console_error.html", status=status, message=text, locale=locale)
+
+
 def _same_origin(request: Request) -> bool:
     """Browsers send Origin with every form POST; one that is not ours is a forged request."""
     origin = request.headers.get("origin")
@@ -107,25 +114,31 @@ def _same_origin(request: Request) -> bool:
 
 async def _form(request: Request) -> FormData | Response:
     if not _same_origin(request):
-        return PlainTextResponse("cross-origin form posts are refused", status_code=403)
+        return _refuse(request, 403, N_("Forms sent from other sites are refused."))
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        return PlainTextResponse("form is too large", status_code=413)
+        return _refuse(request, 413, N_("The form is too large."))
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return PlainTextResponse("send the form as application/x-www-form-urlencoded", 415)
+        return _refuse(request, 415, N_("Please send the form from the console page."))
     form = await request.form()
     if any("\x00" in str(value) for value in form.values()):
-        return PlainTextResponse("form values must not contain NUL characters", 400)
+        return _refuse(request, 400, N_("Form values must not contain NUL characters."))
     return form
 
 
 def _authorised(request: Request, form: FormData) -> dict[str, Any] | Response:
     session = session_of(request)
     if session is None:
-        return PlainTextResponse("sign in first: your console session is missing or expired", 401)
+        return _refuse(
+            request,
+            401,
+            N_("Your console session is missing or has expired. Please sign in again."),
+        )
     given = str(form.get("csrf", ""))
     if not hmac.compare_digest(given.encode(), csrf_token(console_key(request), session).encode()):
-        return PlainTextResponse("the form's CSRF token does not match; reload the page", 403)
+        return _refuse(
+            request, 403, N_("This form has expired. Please reload the page and try again.")
+        )
     return session
 
 
@@ -156,7 +169,7 @@ def _dashboard(
 ) -> Response:
     shop = store.get_shop(str(session["s"]))
     if shop is None:
-        return PlainTextResponse("this shop no longer exists", status_code=404)
+        return _refuse(request, 404, N_("This shop no longer exists."))
     locale = _locale(request, shop)
     widgets = settings_for(store)
     saved = request.query_params.get("saved", "")
@@ -236,7 +249,7 @@ async def save_widget(request: Request) -> Response:
         return session
     name = request.path_params["name"]
     if name not in WIDGETS:
-        return PlainTextResponse(f"no widget {name!r}", status_code=404)
+        return _refuse(request, 404, N_("There is no widget with this name."))
     store: Store = request.app.state.store
 
     def work() -> Response:

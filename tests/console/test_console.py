@@ -251,3 +251,21 @@ def test_nul_in_a_console_form_is_a_clear_400(client: TestClient, shop: CreatedS
         "/console/widgets/tracking", data=widget_form(csrf, text_de_title="a\x00b"), headers=ORIGIN
     )
     assert response.status_code == 400 and "NUL" in response.text
+
+
+def test_refusals_are_pages_in_the_merchants_language(
+    client: TestClient, shop: CreatedShop
+) -> None:
+    de = client.post(
+        "/console/widgets/tracking",
+        data=widget_form("x"),
+        headers={**ORIGIN, "Accept-Language": "de-DE"},
+    )
+    assert de.status_code == 401 and "Bitte melden Sie sich erneut an." in de.text
+    assert 'href="/console/?locale=de"' in de.text
+    en = client.post(
+        "/console/widgets/tracking?locale=en",
+        data=widget_form("x"),
+        headers={"Origin": "https://evil.example"},
+    )
+    assert en.status_code == 403 and "Forms sent from other sites are refused." in en.text
