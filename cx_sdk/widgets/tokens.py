@@ -25,6 +25,10 @@ class TokenError(ValueError):
     """The token is malformed, forged, for another purpose or expired."""
 
 
+class TokenExpired(TokenError):
+    """Genuine but too old: the shopper is told so, unlike for a forged token."""
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -52,8 +56,10 @@ def verify(key: bytes, purpose: str, token: str) -> dict[str, Any]:
         raise TokenError("malformed token") from None
     if not hmac.compare_digest(expected, given):
         raise TokenError("token signature does not match")
-    if not isinstance(payload, dict) or int(payload.get("exp", 0)) < time.time():
-        raise TokenError("token expired")
+    if not isinstance(payload, dict):
+        raise TokenError("malformed token")
+    if int(payload.get("exp", 0)) < time.time():
+        raise TokenExpired("token expired")
     return payload
 
 

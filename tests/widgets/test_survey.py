@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from cx_sdk.server import CreatedShop, Store
+from cx_sdk.server import CreatedShop, Settings, Store
 from cx_sdk.widgets.config import SurveyConfig
 from cx_sdk.widgets.registry import settings_for
 from cx_sdk.widgets.tables import survey_contacts
@@ -234,3 +234,18 @@ def test_guest_order_survey_uses_a_hashed_anonymous_id(
     [shown] = events(store, shop.shop.id, "Survey Shown")
     assert EMAIL not in str(shown)
     assert "userId" not in shown and str(shown["anonymousId"]).startswith("email-")
+
+
+def test_an_expired_survey_link_says_so_in_the_shoppers_language(
+    client: TestClient, store: Store, shop: CreatedShop, settings: Settings
+) -> None:
+    from cx_sdk.widgets.tokens import shop_key, sign
+
+    key = shop_key(store, settings, shop.shop)
+    old = sign(key, "survey", {"s": shop.shop.id, "sv": "nps", "ty": "nps"}, ttl_seconds=-1)
+    response = client.post(
+        f"/widgets/{shop.shop.id}/survey", data={"t": old, "score": "9", "locale": "de"}
+    )
+    assert response.status_code == 200
+    assert "Diese Umfrage ist bereits beendet." in response.text
+    assert not events(store, shop.shop.id, "Survey Answered")

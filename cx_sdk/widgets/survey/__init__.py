@@ -16,7 +16,7 @@ from ...server.store import OrderView, Store
 from ..config import SurveyConfig
 from ..framework import RenderContext
 from ..tables import survey_contacts
-from ..tokens import TokenError, sign, verify
+from ..tokens import TokenError, TokenExpired, sign, verify
 from ..tracking import verified_order
 
 SURVEY_TTL = 60 * 86400
@@ -237,6 +237,8 @@ def answer(ctx: RenderContext, form: dict[str, str]) -> str:
     """Store one answer (once per survey and order/conversation) and render the thanks."""
     try:
         data = verify(ctx.key, "survey", form.get("t", ""))
+    except TokenExpired:
+        return ctx.render("survey.html", state="expired", survey=None)
     except TokenError as error:
         raise AnswerError(f"survey token: {error}") from None
     if data.get("s") != ctx.shop.id:
