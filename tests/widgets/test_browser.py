@@ -37,10 +37,11 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 NONCE = "cx-test-nonce-2f9a"
 
 
-def _require_browser() -> Any:
+def _require_browser() -> None:
+    """Skip only when the browser is missing and CI does not require it; else fail."""
     missing = None
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         missing = "playwright is not installed"
     if missing is None and not (Path(CHROMIUM).exists() or shutil.which("chromium")):
@@ -49,7 +50,6 @@ def _require_browser() -> Any:
         if os.environ.get("CX_REQUIRE_SERVICES") == "1":
             pytest.fail(f"CX_REQUIRE_SERVICES=1 but {missing}")
         pytest.skip(missing)
-    return sync_playwright
 
 
 def _free_port() -> int:
@@ -59,8 +59,8 @@ def _free_port() -> int:
 
 
 class _Server:
-    def __init__(self, app: Any) -> None:
-        self.port = _free_port()
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
@@ -107,8 +107,7 @@ class Live:
 
 @pytest.fixture
 def live(sqlite_store: Store, tmp_path: Path) -> Iterator[Live]:
-    sync_playwright = _require_browser()
-    del sync_playwright
+    _require_browser()
     store = sqlite_store
     shop = store.create_shop("Testladen")
     now = datetime.now(UTC)
@@ -129,9 +128,7 @@ def live(sqlite_store: Store, tmp_path: Path) -> Iterator[Live]:
         public_url=collector_url,
         secret_key="browser-test-secret",
     )
-    collector = _Server(create_app(settings, store))
-    collector.port, collector.url = collector_port, collector_url
-    collector.server.config.port = collector_port
+    collector = _Server(create_app(settings, store), collector_port)
 
     async def page(request: Request) -> HTMLResponse:
         lang = request.query_params.get("lang", "de")
