@@ -137,7 +137,10 @@ def _app_toml(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cx shopify", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cx shopify",
+        description="Shopify integration: backfill, abandoned checkouts, app configuration.",
+    )
     parser.add_argument("--db", help="database URL (default: CX_DATABASE_URL)")
     sub = parser.add_subparsers(dest="command", required=True)
 

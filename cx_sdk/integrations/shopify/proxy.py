@@ -21,6 +21,7 @@ from ...server.settings import Settings
 from ...server.store import Shop, Store
 from ...widgets import i18n
 from ...widgets.framework import RenderContext
+from ...widgets.http import static_file
 from ...widgets.registry import WIDGETS, settings_for
 from ...widgets.tokens import shop_key
 from ...widgets.tracking import customer_token
@@ -100,5 +101,17 @@ async def proxy(request: Request) -> Response:
     return await run_in_threadpool(_render, request, shop, name, customer or None)
 
 
+async def stylesheet(request: Request) -> Response:
+    """The widgets' stylesheet on the shop's own domain (public, so no signature needed)."""
+    return Response(
+        static_file("widgets.css"),
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 def routes() -> list[Route]:
-    return [Route("/proxy/{widget}", proxy, methods=["GET"])]
+    return [
+        Route("/proxy/assets/widgets.css", stylesheet, methods=["GET"]),
+        Route("/proxy/{widget}", proxy, methods=["GET"]),
+    ]
