@@ -249,3 +249,27 @@ def test_an_expired_survey_link_says_so_in_the_shoppers_language(
     assert response.status_code == 200
     assert "Diese Umfrage ist bereits beendet." in response.text
     assert not events(store, shop.shop.id, "Survey Answered")
+
+
+def test_chat_survey_waits_for_its_delay_after_the_chat_ended(
+    client: TestClient, store: Store, shop: CreatedShop, settings: Settings
+) -> None:
+    from cx_sdk.widgets.survey import subject_token
+    from cx_sdk.widgets.tokens import shop_key
+
+    widgets = settings_for(store)
+    widgets.save_survey(shop.shop.id, SurveyConfig("nps", enabled=False))
+    widgets.save_survey(
+        shop.shop.id, SurveyConfig("ces-chat", survey_type="ces", trigger="chat", delay_days=1)
+    )
+    key = shop_key(store, settings, shop.shop)
+    just_now = subject_token(key, shop.shop.id, user_id="cust-9", conversation_id="c-1")
+    assert survey_get(client, shop, subject=just_now)[0] == 204
+    yesterday = subject_token(
+        key,
+        shop.shop.id,
+        user_id="cust-9",
+        conversation_id="c-2",
+        ended_at=NOW - timedelta(days=2),
+    )
+    assert survey_get(client, shop, subject=yesterday)[0] == 200

@@ -4,7 +4,7 @@ customer twice within the cap, answered by click or by a plain form post."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -21,6 +21,8 @@ from ..tracking import verified_order
 
 SURVEY_TTL = 60 * 86400
 SUBJECT_PURPOSE = "survey-subject"
+# A chat survey link stays usable for a week after the chat.
+SUBJECT_TTL = 7 * 86400
 COMMENT_MAX = 2000
 
 
@@ -44,15 +46,17 @@ def subject_token(
     user_id: str | None = None,
     anonymous_id: str | None = None,
     conversation_id: str,
+    ended_at: datetime | None = None,
 ) -> str:
     """What the chat widget hands the survey widget when a chat ends (trigger ``chat``)."""
     if not user_id and not anonymous_id:
         raise ValueError("user_id or anonymous_id is required")
+    ended = (ended_at or datetime.now(UTC)).timestamp()
     return sign(
         key,
         SUBJECT_PURPOSE,
-        {"s": shop_id, "u": user_id, "a": anonymous_id, "c": conversation_id},
-        ttl_seconds=7 * 86400,
+        {"s": shop_id, "u": user_id, "a": anonymous_id, "c": conversation_id, "t": int(ended)},
+        ttl_seconds=SUBJECT_TTL,
     )
 
 
@@ -72,7 +76,7 @@ def subject_from(ctx: RenderContext) -> Subject | None:
             user_id=user_id,
             anonymous_id=anonymous_id,
             conversation_id=str(data["c"]),
-            chat_ended_at=datetime.fromtimestamp(int(data["exp"]) - 7 * 86400, tz=ctx.now.tzinfo),
+            chat_ended_at=datetime.fromtimestamp(int(data.get("t", 0)), tz=UTC),
         )
     order = verified_order(ctx)
     if order is None:
