@@ -205,6 +205,17 @@ def _delivery_done(store: Store, shop_id: str, delivery_id: str) -> bool:
     return row is not None and row.processed_at is not None and row.error is None
 
 
+def payload_user(payload: Any) -> str | None:
+    """Whose delivery this is, from the payload, so a privacy erase also reaches the kept body
+    of a delivery that failed."""
+    if not isinstance(payload, dict):
+        return None
+    customer = payload.get("customer")
+    if isinstance(customer, dict):
+        return _ref(customer.get("id"))
+    return _ref(payload.get("customer_id"))
+
+
 def _user_of(outcome: Outcome | None) -> str | None:
     for message in outcome.messages if outcome else ():
         if message.user_id:
@@ -270,7 +281,9 @@ async def receive(request: Request) -> Response:
             process, store, shop.id, topic, payload, len(body), event_id
         )
     except MappingError as error:
-        await run_in_threadpool(store.finish_webhook, shop.id, PLATFORM, webhook_id, str(error))
+        await run_in_threadpool(
+            store.finish_webhook, shop.id, PLATFORM, webhook_id, str(error), payload_user(payload)
+        )
         # 422 makes Shopify retry; a payload this topic cannot carry will not improve, but
         # the delivery is kept (with its error) for the merchant to see.
         return problem(422, f"{topic}: {error}")
@@ -282,6 +295,7 @@ async def receive(request: Request) -> Response:
             PLATFORM,
             webhook_id,
             f"{type(error).__name__}: {error}",
+            payload_user(payload),
         )
         return problem(503, "the delivery was stored but could not be processed; retry")
     await run_in_threadpool(

@@ -288,3 +288,25 @@ def test_app_uninstalled_forgets_the_access_token(
     shop = store.get_shop(shopify_shop.shop.id)
     assert shop is not None and "access_token" not in shop.secrets
     assert store.get_state(shop.id, "app", "installation") is not None
+
+
+def test_redact_also_erases_the_kept_body_of_a_failed_delivery(
+    deliver: Deliver, store: Store, shopify_shop: CreatedShop
+) -> None:
+    from sqlalchemy import select
+
+    from cx_sdk.server.tables import webhook_deliveries
+
+    shop_id = shopify_shop.shop.id
+    assert deliver("orders/create", open_order(currency=None), webhook_id="bad").status_code == 422
+    redact = fixture("customers_redact.json")
+    redact["customer"] = {"id": int(CUSTOMER), "email": "jon@example.com", "phone": None}
+    assert deliver("customers/redact", redact).status_code == 200
+    with store.engine.connect() as conn:
+        bodies = conn.execute(
+            select(webhook_deliveries.c.body).where(
+                webhook_deliveries.c.shop_id == shop_id,
+                webhook_deliveries.c.delivery_id == "bad",
+            )
+        ).all()
+    assert bodies == []
