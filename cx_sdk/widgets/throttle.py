@@ -25,6 +25,10 @@ class FailureThrottle:
         return stamps
 
     def blocked(self, client: str) -> bool:
+        """An unknown client (empty address) is never throttled: it would share one bucket
+        with every other unknown client."""
+        if not client:
+            return False
         with self._lock:
             return len(self._recent(client, time.monotonic())) >= self.limit
 
@@ -33,6 +37,8 @@ class FailureThrottle:
             self._failures.clear()
 
     def failed(self, client: str) -> None:
+        if not client:
+            return
         now = time.monotonic()
         with self._lock:
             if len(self._failures) >= self.max_clients:

@@ -229,3 +229,15 @@ def test_platform_verified_customer_finds_only_their_own_order(
     for token in (someone_else, other_shop, mine[:-4] + "AAAA"):
         html = get(client, shop, order="1001", customer=token, locale="en")
         assert "We could not find an order" in html and "DHL" not in html
+
+
+def test_an_unknown_client_address_is_never_throttled() -> None:
+    from cx_sdk.widgets.throttle import FailureThrottle
+
+    throttle = FailureThrottle(limit=2)
+    for _ in range(5):
+        throttle.failed("")
+    assert not throttle.blocked("")
+    throttle.failed("198.51.100.7")
+    throttle.failed("198.51.100.7")
+    assert throttle.blocked("198.51.100.7") and not throttle.blocked("198.51.100.8")
