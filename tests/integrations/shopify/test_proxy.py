@@ -113,3 +113,18 @@ def test_proxy_for_unknown_shop_or_widget_is_a_clear_4xx(client: TestClient, pla
     assert "tracking" in missing.json()["error"]
     bad_customer = client.get(proxied("tracking", customer="1 OR 1=1"))
     assert bad_customer.status_code == 400
+
+
+def test_survey_is_offered_to_the_logged_in_owner_of_a_delivered_order_only(
+    client: TestClient, placed: None, deliver: Deliver
+) -> None:
+    delivered = fixture("fulfillment_events_create.json")
+    delivered["status"] = "delivered"
+    assert deliver("fulfillment_events/create", delivered).status_code == 200
+    owner = client.get(
+        proxied("survey", customer=CUSTOMER, extra={"order": "1234", "locale": "en"})
+    )
+    assert owner.status_code == 200, owner.text
+    assert "<form" in owner.text
+    stranger = client.get(proxied("survey", customer="42", extra={"order": "1234"}))
+    assert stranger.status_code == 204
