@@ -78,6 +78,9 @@ SHIPMENT_STATUS: dict[str, ShipmentStatus] = {
     "failure": ShipmentStatus.EXCEPTION,
 }
 
+# Fulfillment ``status`` values that end a shipment without delivery.
+CANCELLED_FULFILLMENTS = frozenset({"cancelled"})
+
 # Return topics → the catalog's return step.
 RETURN_TOPICS: dict[str, type[Track]] = {
     "returns/request": ReturnRequested,
@@ -699,6 +702,10 @@ def map_fulfillment(
         outcome.messages.append(shipment_created(shop_id, fulfillment, order_id, who))
         emitted.add("created")
     raw = _text(fulfillment.get("shipment_status"))
+    if str(fulfillment.get("status") or "").lower() in CANCELLED_FULFILLMENTS:
+        # The merchant cancelled the shipment: outside the carrier taxonomy, so an exception
+        # whose raw status says what happened.
+        raw = "cancelled"
     updated = parse_time(fulfillment.get("updated_at"))
     if raw and f"status:{raw.lower()}" not in emitted:
         props = _shipment_props(fulfillment, order_id)

@@ -422,3 +422,26 @@ def test_ids_beyond_two_to_the_53_stay_exact() -> None:
     (event,) = mapping.map_order(SHOP, "orders/create", order, None).wire()
     assert event["properties"]["order_id"] == ORDER
     assert Decimal(str(event["properties"]["total"])) == Decimal("404.95")
+
+
+def test_cancelled_fulfillment_becomes_an_exception_with_raw_status_cancelled() -> None:
+    created = mapping.map_fulfillment(SHOP, load("fulfillments_create.json"), None, None)
+    cancelled = {**load("fulfillments_create.json"), "status": "cancelled"}
+    (event,) = wire(mapping.map_fulfillment(SHOP, cancelled, created.state, None))
+    assert event["event"] == "Shipment Status Updated"
+    assert event["properties"]["status"] == "exception"
+    assert event["properties"]["raw_status"] == "cancelled"
+
+
+def test_fulfillments_inside_an_order_update_create_their_shipments_once() -> None:
+    order = open_order()
+    order["fulfillments"] = [load("fulfillments_create.json")]
+    outcome = mapping.map_order(SHOP, "orders/updated", order, None)
+    shipments = [m for m in wire(outcome) if m["event"] == "Shipment Created"]
+    assert [s["properties"]["shipment_id"] for s in shipments] == ["123456"]
+    assert shipments[0]["userId"] == CUSTOMER
+    direct = mapping.map_fulfillment(
+        SHOP, load("fulfillments_create.json"), None, {"user_id": CUSTOMER}
+    )
+    assert direct.messages[0].message_id == shipments[0]["messageId"]
+    assert mapping.map_order(SHOP, "orders/updated", order, outcome.state).messages == []
