@@ -177,17 +177,43 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    """A JSON array as a list; anything else (a number, a string, an object) as empty."""
+    return value if isinstance(value, list) else []
+
+
+MAX_ID = 100
+
+
+def clean_id(value: Any) -> str | None:
+    """An id as text (Shopify's integers exceed 2^53: never floats), or None when the value
+    cannot be one: empty, too long, or holding control characters (NUL cannot be stored)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    if not text or len(text) > MAX_ID or not text.isprintable():
+        return None
+    return text
+
+
 def _id(value: Any, what: str) -> str:
-    """Shopify ids are integers beyond 2^53: kept as text, never floats."""
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+    text = clean_id(value)
+    if text is None:
         raise MappingError(f"{what} is missing or not an id")
-    return str(value).strip()
+    return text
+
+
+def _short(value: Any, limit: int = 200) -> str | None:
+    """Text for a field the projections keep in a bounded column."""
+    text = _text(value)
+    return text[:limit] if text else None
 
 
 def _text(value: Any) -> str | None:
+    """Text as stored: NUL dropped (PostgreSQL text cannot hold it), blank as absent."""
     if value is None:
         return None
-    text = str(value).strip()
+    text = str(value).replace("\x00", "").strip()
     return text or None
 
 
@@ -274,7 +300,7 @@ def product(line: Mapping[str, Any]) -> Product:
 
 
 def products(lines: Any) -> list[Product]:
-    return [product(line) for line in lines or () if isinstance(line, Mapping)]
+    return [product(line) for line in _list(lines) if isinstance(line, Mapping)]
 
 
 def order_properties(order: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,12 +308,12 @@ def order_properties(order: Mapping[str, Any]) -> dict[str, Any]:
     order_id = _id(order.get("id"), "order id")
     codes = [
         str(item["code"])
-        for item in order.get("discount_codes") or ()
+        for item in _list(order.get("discount_codes"))
         if isinstance(item, Mapping) and item.get("code")
     ]
     props: dict[str, Any] = {
         "order_id": order_id,
-        "order_number": _text(order.get("order_number")) or _text(order.get("name")),
+        "order_number": _short(order.get("order_number")) or _short(order.get("name")),
         "checkout_id": _text(order.get("checkout_token")),
         "affiliation": PLATFORM,
         "currency": order.get("currency"),
@@ -313,7 +339,7 @@ def _order_digest(order: Mapping[str, Any]) -> str:
     """What an ``Order Updated`` is about: totals and line quantities, nothing cosmetic."""
     lines = sorted(
         f"{line.get('id')}:{line.get('current_quantity', line.get('quantity'))}"
-        for line in order.get("line_items") or ()
+        for line in _list(order.get("line_items"))
         if isinstance(line, Mapping)
     )
     parts = [
@@ -356,7 +382,12 @@ def map_order(
     if str(order.get("financial_status") or "") in PAID_STATUSES:
         paid_props = {
             key: props.get(key) for key in ("order_id", "order_number", "total", "currency", "test")
-        } | {"payment_method": ",".join(order.get("payment_gateway_names") or ()) or None}
+        } | {
+            "payment_method": ",".join(
+                str(name) for name in _list(order.get("payment_gateway_names"))
+            )
+            or None
+        }
         paid_props = {key: value for key, value in paid_props.items() if value is not None}
         paid_at = parse_time(order.get("processed_at")) or updated
         emit("paid", OrderPaid(properties=paid_props, **_at(paid_at), **base))
@@ -377,9 +408,11 @@ def map_order(
             "total": _money(order.get("current_total_price"), "current_total_price")
             or props.get("total"),
             "products": products(
-                {**line, "quantity": line.get("current_quantity", line.get("quantity"))}
-                for line in order.get("line_items") or ()
-                if isinstance(line, Mapping)
+                [
+                    {**line, "quantity": line.get("current_quantity", line.get("quantity"))}
+                    for line in _list(order.get("line_items"))
+                    if isinstance(line, Mapping)
+                ]
             ),
         }
         current = {key: value for key, value in current.items() if value is not None}
@@ -387,7 +420,7 @@ def map_order(
         outcome.messages.append(message.keyed(shop_id, order_id, "updated", digest))
     total = props.get("total")
     refunded_so_far = Decimal(str(previous.get("refunded") or "0"))
-    for refund in order.get("refunds") or ():
+    for refund in _list(order.get("refunds")):
         if not isinstance(refund, Mapping):
             continue
         refund_id = _id(refund.get("id"), "refunds.id")
@@ -400,7 +433,7 @@ def map_order(
         event = _with_refund_type(event, refunded_so_far, total)
         emitted.add(f"refund:{refund_id}")
         outcome.messages.append(event)
-    for fulfillment in order.get("fulfillments") or ():
+    for fulfillment in _list(order.get("fulfillments")):
         if isinstance(fulfillment, Mapping) and fulfillment.get("id") not in (None, ""):
             fulfillment_id = _id(fulfillment["id"], "fulfillments.id")
             if f"fulfillment:{fulfillment_id}" not in emitted:
@@ -421,7 +454,7 @@ def map_order(
         )
     elif "total" not in next_state and total is not None:
         next_state["total"] = str(total)
-    checkout = _text(order.get("checkout_token"))
+    checkout = clean_id(order.get("checkout_token"))
     if checkout:
         outcome.extra_states.append(
             ("checkout", checkout, {"completed": True, "order_id": order_id})
@@ -447,7 +480,7 @@ def refund_event(
     refund_id = _id(refund.get("id"), "refund id")
     amount = Decimal("0")
     found_currency = currency
-    for transaction in refund.get("transactions") or ():
+    for transaction in _list(refund.get("transactions")):
         if not isinstance(transaction, Mapping):
             continue
         if transaction.get("kind") != "refund" or transaction.get("status") != "success":
@@ -455,7 +488,7 @@ def refund_event(
         amount += _money(transaction.get("amount"), "transactions.amount") or Decimal("0")
         found_currency = found_currency or _text(transaction.get("currency"))
     lines: list[Product] = []
-    for item in refund.get("refund_line_items") or ():
+    for item in _list(refund.get("refund_line_items")):
         if not isinstance(item, Mapping):
             continue
         line = _mapping(item.get("line_item"))
@@ -630,15 +663,16 @@ def _day(value: Any) -> date | None:
 def _shipment_props(
     fulfillment: Mapping[str, Any], order_id: str, lines: Any = None
 ) -> dict[str, Any]:
-    numbers = [n for n in fulfillment.get("tracking_numbers") or () if n]
-    urls = [u for u in fulfillment.get("tracking_urls") or () if u]
+    numbers = [n for n in _list(fulfillment.get("tracking_numbers")) if n]
+    urls = [u for u in _list(fulfillment.get("tracking_urls")) if u]
     props: dict[str, Any] = {
         "order_id": order_id,
         "shipment_id": _id(fulfillment.get("id"), "fulfillment id"),
-        "carrier": _text(fulfillment.get("tracking_company")),
-        "tracking_number": _text(fulfillment.get("tracking_number"))
-        or (str(numbers[0]) if numbers else None),
-        "tracking_url": _text(fulfillment.get("tracking_url")) or (str(urls[0]) if urls else None),
+        "carrier": _short(fulfillment.get("tracking_company")),
+        "tracking_number": _short(fulfillment.get("tracking_number"))
+        or (_short(numbers[0]) if numbers else None),
+        "tracking_url": _text(fulfillment.get("tracking_url"))
+        or (_text(urls[0]) if urls else None),
         "products": products(fulfillment.get("line_items") or lines) or None,
     }
     return {key: value for key, value in props.items() if value is not None}
@@ -701,7 +735,7 @@ def map_fulfillment(
     if "created" not in emitted:
         outcome.messages.append(shipment_created(shop_id, fulfillment, order_id, who))
         emitted.add("created")
-    raw = _text(fulfillment.get("shipment_status"))
+    raw = _short(fulfillment.get("shipment_status"), 100)
     if str(fulfillment.get("status") or "").lower() in CANCELLED_FULFILLMENTS:
         # The merchant cancelled the shipment: outside the carrier taxonomy, so an exception
         # whose raw status says what happened.
@@ -728,9 +762,11 @@ def _next_shipment_state(
     raw: str | None,
 ) -> dict[str, Any]:
     state = {**previous, "order_id": order_id, "emitted": sorted(emitted)}
-    for key in ("tracking_company", "tracking_number", "tracking_url"):
-        if fulfillment.get(key):
-            state[key] = fulfillment[key]
+    for key in ("tracking_company", "tracking_number"):
+        if _short(fulfillment.get(key)):
+            state[key] = _short(fulfillment.get(key))
+    if _text(fulfillment.get("tracking_url")):
+        state["tracking_url"] = _text(fulfillment.get("tracking_url"))
     if raw and _newer(at, previous.get("status_at")):
         state.update(status=raw, status_at=_iso(at))
     return state
@@ -748,7 +784,7 @@ def map_fulfillment_event(
         raise MappingError("fulfillment event payload must be a JSON object")
     fulfillment_id = _id(payload.get("fulfillment_id"), "fulfillment_id")
     order_id = _id(payload.get("order_id"), "order_id")
-    raw = _text(payload.get("status"))
+    raw = _short(payload.get("status"), 100)
     if raw is None:
         raise MappingError("fulfillment event has no status")
     previous = dict(state or {})
@@ -813,9 +849,11 @@ def map_return(
         or ("cancelled" if topic == "returns/cancel" else None),
         "note": _text(decline.get("note")) or ("reopened" if topic == "returns/reopen" else None),
         "products": products(
-            _mapping(item.get("fulfillment_line_item")).get("line_item") or item
-            for item in payload.get("return_line_items") or ()
-            if isinstance(item, Mapping)
+            [
+                _mapping(item.get("fulfillment_line_item")).get("line_item") or item
+                for item in _list(payload.get("return_line_items"))
+                if isinstance(item, Mapping)
+            ]
         )
         or None,
         "status": _text(payload.get("status")),
@@ -855,8 +893,8 @@ def map_reverse_delivery(
     props = {
         "order_id": str(order_id),
         "return_id": return_id,
-        "carrier": _text(tracking.get("carrier_name")),
-        "tracking_number": _text(tracking.get("tracking_number")),
+        "carrier": _short(tracking.get("carrier_name")),
+        "tracking_number": _short(tracking.get("tracking_number")),
         "tracking_url": _text(tracking.get("tracking_url")),
     }
     who = dict(who or {"anonymous_id": order_fallback_id(str(order_id))})
@@ -889,7 +927,7 @@ def map_disposal(
     kinds = sorted(
         {
             str(item.get("type"))
-            for item in payload.get("dispositions") or ()
+            for item in _list(payload.get("dispositions"))
             if isinstance(item, Mapping) and item.get("type")
         }
     )

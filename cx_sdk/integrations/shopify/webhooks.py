@@ -70,9 +70,7 @@ def _who(store: Store, shop_id: str, order_id: str | None) -> dict[str, str] | N
 
 
 def _ref(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
-        return None
-    return str(value).strip()
+    return mapping.clean_id(value)
 
 
 def map_topic(
@@ -151,6 +149,10 @@ def process(
     return outcome
 
 
+def _ids(value: Any) -> list[str]:
+    return [ref for ref in (_ref(item) for item in value) if ref] if isinstance(value, list) else []
+
+
 def handle_privacy(store: Store, shop: Shop, topic: str, payload: Any) -> dict[str, Any]:
     """The mandatory compliance topics, with real effects."""
     if not isinstance(payload, dict):
@@ -168,11 +170,19 @@ def handle_privacy(store: Store, shop: Shop, topic: str, payload: Any) -> dict[s
         raise MappingError(f"{topic}: customer has neither id nor email")
     if topic == "customers/data_request":
         export = store.export_customer(shop.id, user_id=user_id, email=email or None)
-        request_id = payload.get("data_request", {}).get("id")
+        # Earlier requests are listed, not nested: each export would otherwise contain all
+        # the previous ones and grow with every request.
+        tables = export.get("tables") or {}
+        tables["privacy_requests"] = [
+            {key: value for key, value in row.items() if key != "payload"}
+            for row in tables.get("privacy_requests") or ()
+        ]
+        request = payload.get("data_request")
+        request_id = request.get("id") if isinstance(request, dict) else None
         record = {
             "source": "shopify customers/data_request",
             "shopify_request_id": request_id,
-            "orders_requested": payload.get("orders_requested") or [],
+            "orders_requested": _ids(payload.get("orders_requested")),
             "export": export,
         }
         number = store.record_privacy_request(shop.id, "export", user_id, record)
@@ -184,7 +194,7 @@ def handle_privacy(store: Store, shop: Shop, topic: str, payload: Any) -> dict[s
         user_id,
         {
             "source": "shopify customers/redact",
-            "orders_to_redact": payload.get("orders_to_redact") or [],
+            "orders_to_redact": _ids(payload.get("orders_to_redact")),
             "counts": counts,
         },
     )
@@ -237,12 +247,12 @@ async def receive(request: Request) -> Response:
     if shop is None or shop.platform != PLATFORM:
         return problem(401, "X-Shopify-Shop-Domain is missing or not an installed shop")
     topic = request.headers.get("x-shopify-topic", "").strip().lower()
-    if not topic:
-        return problem(400, "X-Shopify-Topic header is missing")
+    if not topic or len(topic) > 100:
+        return problem(400, "X-Shopify-Topic header is missing or too long")
     webhook_id = request.headers.get("x-shopify-webhook-id", "").strip()
-    if not webhook_id:
-        return problem(400, "X-Shopify-Webhook-Id header is missing")
-    event_id = request.headers.get("x-shopify-event-id", "").strip() or None
+    if not webhook_id or len(webhook_id) > 200:
+        return problem(400, "X-Shopify-Webhook-Id header is missing or too long")
+    event_id = request.headers.get("x-shopify-event-id", "").strip()[:80] or None
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
 
     fresh = await run_in_threadpool(

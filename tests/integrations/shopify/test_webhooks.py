@@ -310,3 +310,17 @@ def test_redact_also_erases_the_kept_body_of_a_failed_delivery(
             )
         ).all()
     assert bodies == []
+
+
+def test_repeated_data_requests_do_not_nest_earlier_exports(
+    deliver: Deliver, store: Store, shopify_shop: CreatedShop
+) -> None:
+    deliver("orders/create", open_order())
+    payload = fixture("customers_data_request.json")
+    payload["customer"]["id"] = int(CUSTOMER)
+    for _ in range(3):
+        assert deliver("customers/data_request", payload).status_code == 200
+    *_, last = store.privacy_requests(shopify_shop.shop.id)
+    listed = last["payload"]["export"]["tables"]["privacy_requests"]
+    assert len(listed) == 2
+    assert all("payload" not in row for row in listed)
