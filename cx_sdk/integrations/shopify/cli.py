@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +18,7 @@ from .backfill import BackfillError, backfill, client_for
 from .mapping import MappingError, abandoned_event, parse_time
 
 TEMPLATE = Path(__file__).parent / "shopify.app.toml"
+EXTENSION = Path(__file__).parent / "extension"
 
 
 def app_toml(public_url: str, client_id: str) -> str:
@@ -26,6 +28,17 @@ def app_toml(public_url: str, client_id: str) -> str:
         raise ValueError("--url must be the collector's https:// address (Shopify requires it)")
     text = TEMPLATE.read_text(encoding="utf-8")
     return text.replace("{{PUBLIC_URL}}", url).replace("{{CLIENT_ID}}", client_id)
+
+
+def write_app_folder(target: Path, public_url: str, client_id: str) -> list[Path]:
+    """A Shopify CLI app folder: ``shopify.app.toml`` plus ``extensions/cx-theme``."""
+    config = app_toml(public_url, client_id)
+    if target.exists() and any(target.iterdir()):
+        raise ValueError(f"{target} is not empty; choose a new folder")
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "shopify.app.toml").write_text(config, encoding="utf-8")
+    shutil.copytree(EXTENSION, target / "extensions" / "cx-theme")
+    return sorted(path for path in target.rglob("*") if path.is_file())
 
 
 def sweep_abandoned(
@@ -136,6 +149,23 @@ def _app_toml(args: argparse.Namespace) -> int:
     return 0
 
 
+def _app_folder(args: argparse.Namespace) -> int:
+    url = args.url or Settings.from_env().public_url
+    client_id = args.client_id or Settings.from_env().shopify_api_key or ""
+    if not client_id:
+        print("error: --client-id (or CX_SHOPIFY_API_KEY) is required", file=sys.stderr)
+        return 2
+    try:
+        files = write_app_folder(Path(args.folder), url, client_id)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"{len(files)} files in {args.folder}; deploy with: cd {args.folder} && shopify app deploy"
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cx shopify",
@@ -163,6 +193,14 @@ def _parser() -> argparse.ArgumentParser:
     toml.add_argument("--url", help="the collector's public https:// URL (CX_PUBLIC_URL)")
     toml.add_argument("--client-id", help="the app's client id (CX_SHOPIFY_API_KEY)")
     toml.set_defaults(handler=_app_toml)
+
+    folder = sub.add_parser(
+        "app-folder", help="write a Shopify CLI app folder (configuration + theme extension)"
+    )
+    folder.add_argument("folder", help="a new or empty folder")
+    folder.add_argument("--url", help="the collector's public https:// URL (CX_PUBLIC_URL)")
+    folder.add_argument("--client-id", help="the app's client id (CX_SHOPIFY_API_KEY)")
+    folder.set_defaults(handler=_app_folder)
     return parser
 
 

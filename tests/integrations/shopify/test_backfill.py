@@ -339,3 +339,23 @@ def test_graphql_transport_errors_are_clear(
         httpx_mock.add_exception(httpx.ConnectError("refused"), url=URL)
     with pytest.raises(backfill.BackfillError, match="ConnectError"):
         run(store, shopify_shop)
+
+
+def test_app_folder_holds_the_configuration_and_the_theme_extension(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "cx-app"
+    code = cli.main(
+        ["app-folder", str(target), "--url", "https://cx.example.org", "--client-id", "id1"]
+    )
+    assert code == 0, capsys.readouterr().err
+    config = tomllib.loads((target / "shopify.app.toml").read_text())
+    assert config["client_id"] == "id1"
+    extension = target / "extensions" / "cx-theme"
+    assert (extension / "shopify.extension.toml").is_file()
+    assert (extension / "blocks" / "tracking.liquid").is_file()
+    assert (extension / "locales" / "de.json").is_file()
+    assert "shopify app deploy" in capsys.readouterr().out
+    # Never overwrites a folder in use.
+    assert cli.main(["app-folder", str(target), "--url", "https://x.org", "--client-id", "a"]) == 2
+    assert "not empty" in capsys.readouterr().err
