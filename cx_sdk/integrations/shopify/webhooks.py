@@ -15,16 +15,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...privacy import hash_email
 from ...server.http import JSONResponse, problem, read_body
 from ...server.settings import Settings
 from ...server.store import Shop, Store
-from ...server.tables import webhook_deliveries
+from ...server.tables import integration_state, webhook_deliveries
 from . import mapping, signature
 from .mapping import PLATFORM, MappingError, Outcome
 
@@ -188,6 +189,7 @@ def handle_privacy(store: Store, shop: Shop, topic: str, payload: Any) -> dict[s
         number = store.record_privacy_request(shop.id, "export", user_id, record)
         return {"privacy_request": number}
     counts = store.erase_customer(shop.id, user_id=user_id, email=email or None)
+    counts["integration_state"] = erase_states(store, shop.id, user_id, email or None)
     store.record_privacy_request(
         shop.id,
         "erase",
@@ -199,6 +201,57 @@ def handle_privacy(store: Store, shop: Shop, topic: str, payload: Any) -> dict[s
         },
     )
     return {"erased": counts}
+
+
+def _belongs(value: dict[str, Any], user_id: str | None, email_hash: str | None) -> bool:
+    who: dict[str, Any] = value["who"] if isinstance(value.get("who"), dict) else {}
+    props: dict[str, Any] = value["properties"] if isinstance(value.get("properties"), dict) else {}
+    if user_id and who.get("user_id") == user_id:
+        return True
+    if email_hash:
+        return (
+            who.get("anonymous_id") == mapping.guest_id(email_hash)
+            or props.get("email_hash") == email_hash
+        )
+    return False
+
+
+def erase_states(store: Store, shop_id: str, user_id: str | None, email: str | None) -> int:
+    """Delete the integration state that names the customer (orders and checkouts with their
+    id or email hash) and the state of those orders' shipments and returns."""
+    email_hash = hash_email(email) if email else None
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                integration_state.c.kind, integration_state.c.key, integration_state.c.value
+            ).where(
+                integration_state.c.shop_id == shop_id,
+                integration_state.c.kind.in_(["order", "checkout", "fulfillment", "return"]),
+            )
+        ).all()
+    doomed = {
+        (row.kind, row.key)
+        for row in rows
+        if row.kind in ("order", "checkout") and _belongs(dict(row.value), user_id, email_hash)
+    }
+    orders = {key for kind, key in doomed if kind == "order"}
+    doomed |= {
+        (row.kind, row.key)
+        for row in rows
+        if row.kind in ("fulfillment", "return") and dict(row.value).get("order_id") in orders
+    }
+    if not doomed:
+        return 0
+    with store.engine.begin() as conn:
+        for kind, key in doomed:
+            conn.execute(
+                delete(integration_state).where(
+                    integration_state.c.shop_id == shop_id,
+                    integration_state.c.kind == kind,
+                    integration_state.c.key == key,
+                )
+            )
+    return len(doomed)
 
 
 def _delivery_done(store: Store, shop_id: str, delivery_id: str) -> bool:

@@ -247,6 +247,11 @@ def test_customers_redact_erases_the_customer_by_id_and_email(
     assert store.count_events(shop_id) == 1
     (request,) = store.privacy_requests(shop_id)
     assert request["kind"] == "erase"
+    # The integration state named them too: gone, the other customer's stays.
+    assert store.get_state(shop_id, "order", ORDER) is None
+    assert store.get_state(shop_id, "order", "999") is None
+    assert store.get_state(shop_id, "order", "555") is not None
+    assert response.json()["erased"]["integration_state"] == 2
 
 
 def test_customers_data_request_stores_an_export_the_merchant_can_fetch(
@@ -324,3 +329,21 @@ def test_repeated_data_requests_do_not_nest_earlier_exports(
     listed = last["payload"]["export"]["tables"]["privacy_requests"]
     assert len(listed) == 2
     assert all("payload" not in row for row in listed)
+
+
+def test_customers_redact_removes_their_checkout_and_shipment_state(
+    deliver: Deliver, store: Store, shopify_shop: CreatedShop
+) -> None:
+    shop_id = shopify_shop.shop.id
+    deliver("checkouts/create", fixture("checkouts_create.json"))
+    deliver("orders/create", open_order())
+    deliver("fulfillments/create", fixture("fulfillments_create.json"))
+    redact = fixture("customers_redact.json")
+    redact["customer"] = {"id": 603851970716743426, "email": "example@email.com", "phone": None}
+    assert deliver("customers/redact", redact).status_code == 200
+    assert store.get_state(shop_id, "checkout", "123123123") is None
+    assert store.get_state(shop_id, "order", ORDER) is not None  # someone else's order
+    redact["customer"] = {"id": int(CUSTOMER), "email": "jon@example.com", "phone": None}
+    assert deliver("customers/redact", redact).status_code == 200
+    assert store.get_state(shop_id, "order", ORDER) is None
+    assert store.get_state(shop_id, "fulfillment", "123456") is None
