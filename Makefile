@@ -28,6 +28,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/sdk_vs_segment.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/widgets.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

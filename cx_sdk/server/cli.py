@@ -65,13 +65,18 @@ def _db(args: argparse.Namespace) -> int:
 
 def _shops_create(args: argparse.Namespace) -> int:
     store = _open(args)
-    secrets = {"webhook_secret": args.webhook_secret} if args.webhook_secret else None
-    if args.platform == "woocommerce" and not args.webhook_secret:
-        import secrets as secrets_module
-        import string
+    secrets = None
+    if args.platform == "woocommerce" or args.webhook_secret:
+        from ..integrations.woocommerce.signature import generate_secret, is_valid_secret
 
-        alphabet = string.ascii_letters + string.digits
-        secrets = {"webhook_secret": "".join(secrets_module.choice(alphabet) for _ in range(40))}
+        if args.webhook_secret and not is_valid_secret(args.webhook_secret):
+            print(
+                "cx shops create: --webhook-secret must be 32+ letters and digits "
+                "(WooCommerce alters other characters and its signatures then fail)",
+                file=sys.stderr,
+            )
+            return 2
+        secrets = {"webhook_secret": args.webhook_secret or generate_secret()}
     try:
         created = store.create_shop(
             args.name, args.platform, args.domain, secrets, default_locale=args.locale

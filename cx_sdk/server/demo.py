@@ -254,6 +254,7 @@ def seed(store: Store, customers: int = CUSTOMERS) -> dict[str, Any]:
     else:
         write_key = store.rotate_key(DEMO_SHOP_ID, "write")
         admin_token = store.rotate_key(DEMO_SHOP_ID, "admin")
+    _survey_right_after_delivery(store)
     batch: list[dict[str, Any]] = []
     accepted = duplicates = 0
     for message in demo_messages(customers=customers):
@@ -275,6 +276,16 @@ def seed(store: Store, customers: int = CUSTOMERS) -> dict[str, Any]:
         "stored": accepted,
         "already_there": duplicates,
     }
+
+
+def _survey_right_after_delivery(store: Store) -> None:
+    """The demo asks for an NPS as soon as an order is delivered, so a visitor sees it."""
+    try:
+        from ..widgets.config import SurveyConfig
+        from ..widgets.registry import settings_for
+    except ImportError:
+        return
+    settings_for(store).save_survey(DEMO_SHOP_ID, SurveyConfig("nps", delay_days=0))
 
 
 STOREFRONT = """<!doctype html>
@@ -305,7 +316,8 @@ STOREFRONT = """<!doctype html>
   <section>
     <h2>{{ t.survey }}</h2>
     <div class="cx-slot" data-cx-widget="survey" data-cx-shop="{{ shop_id }}"
-         data-cx-locale="{{ lang }}"></div>
+         data-cx-locale="{{ lang }}" data-cx-order="{{ order_number }}"
+         data-cx-email="{{ email }}"></div>
   </section>
   <div class="cx-slot" data-cx-widget="chat" data-cx-shop="{{ shop_id }}"
        data-cx-locale="{{ lang }}"></div>

@@ -215,3 +215,10 @@ privacy_requests = Table(
     Column("created_at", DateTime, nullable=False),
     Column("payload", JSON, nullable=False),
 )
+
+# Optional parts keep their tables next to their code and register them on this metadata when
+# imported; importing them here means erase and export always see every customer table.
+try:
+    from ..widgets import tables as _widget_tables  # noqa: F401
+except ImportError:
+    pass
