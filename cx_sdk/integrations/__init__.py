@@ -1,1 +1,1 @@
-"""Placeholder, see README."""
+"""Platform integrations; each owns its mapping, signature check and tests."""

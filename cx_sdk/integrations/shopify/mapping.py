@@ -14,15 +14,12 @@ moves the current state (totals, shipment status) backwards.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, ParamSpec, TypeVar
-
-from pydantic import ValidationError
+from typing import Any
 
 from ...events import (
     CheckoutAbandoned,
@@ -52,9 +49,8 @@ from ...events import (
 )
 from ...events.envelope import Library
 from ...privacy import hash_email
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from ..refusals import MappingError as BaseMappingError
+from ..refusals import as_mapping_error
 
 PLATFORM = "shopify"
 LIBRARY = Library(name="cx-shopify", version="1")
@@ -103,8 +99,11 @@ CONSENT_TOPICS = frozenset(
 PRIVACY_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 
 
-class MappingError(ValueError):
+class MappingError(BaseMappingError):
     """The payload is not a resource this topic can carry."""
+
+
+_as_mapping_error = as_mapping_error(MappingError)
 
 
 @dataclass
@@ -223,22 +222,6 @@ def _quantity(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise MappingError(f"line item quantity is not a whole number: {value!r}")
     return abs(value)
-
-
-def _as_mapping_error(function: Callable[P, R]) -> Callable[P, R]:
-    """A payload the catalog refuses (an unknown currency …) is bad input, said as such."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-            )
-            raise MappingError(f"not a valid event: {problems}") from None
-
-    return wrapper
 
 
 def _at(moment: datetime | None) -> dict[str, Any]:

@@ -16,16 +16,13 @@ delivery never overwrites a newer one, though it may still carry a fact not seen
 from __future__ import annotations
 
 import dataclasses
-import functools
 import html
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, ParamSpec, TypeVar
-
-from pydantic import ValidationError
+from typing import Any
 
 from ...events import (
     Context,
@@ -51,9 +48,8 @@ from ...events import (
 )
 from ...events.envelope import Library
 from ...privacy import hash_email
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from ..refusals import MappingError as BaseMappingError
+from ..refusals import as_mapping_error
 
 PLATFORM = "woocommerce"
 LIBRARY = Library(name="cx-woocommerce", version="1")
@@ -119,8 +115,11 @@ ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
 CUSTOMER_TOPICS = frozenset({"customer.created", "customer.updated"})
 
 
-class MappingError(ValueError):
+class MappingError(BaseMappingError):
     """The payload is not a WooCommerce resource this topic can carry."""
+
+
+_as_mapping_error = as_mapping_error(MappingError)
 
 
 @dataclass(frozen=True)
@@ -474,22 +473,6 @@ def _fact_time(*candidates: datetime | None) -> datetime:
         if moment is not None:
             return moment
     return datetime.now(UTC)
-
-
-def _as_mapping_error(function: Callable[P, R]) -> Callable[P, R]:
-    """A payload the catalog refuses (an unknown currency …) is bad input, said as such."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-            )
-            raise MappingError(f"not a valid event: {problems}") from None
-
-    return wrapper
 
 
 @_as_mapping_error
