@@ -20,6 +20,8 @@ class Settings(BaseModel):
     # Seconds a resolved write key stays cached in a worker; rotation elsewhere takes this long.
     key_cache_seconds: float = Field(5.0, ge=0)
     migrate_on_start: bool = True
+    # Threads storing batches at once per worker (more only helps PostgreSQL).
+    ingest_threads: int = Field(2, ge=1, le=64)
     # Signs console session cookies; generated per process when unset (sessions then end on
     # restart).
     secret_key: str | None = None
