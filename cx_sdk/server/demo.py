@@ -304,7 +304,8 @@ STOREFRONT = """<!doctype html>
     <h1>{{ t.product }}</h1>
     <p>{{ t.intro }}</p>
     <div class="cx-slot" data-cx-widget="recommendations" data-cx-shop="{{ shop_id }}"
-         data-cx-locale="{{ lang }}" data-cx-product="sku-1001"></div>
+         data-cx-locale="{{ lang }}" data-cx-product="sku-1001"
+         data-cx-label="{{ t.coming_recommendations }}"></div>
   </section>
   <section>
     <h2>{{ t.tracking }}</h2>
@@ -320,7 +321,7 @@ STOREFRONT = """<!doctype html>
          data-cx-email="{{ email }}"></div>
   </section>
   <div class="cx-slot" data-cx-widget="chat" data-cx-shop="{{ shop_id }}"
-       data-cx-locale="{{ lang }}"></div>
+       data-cx-locale="{{ lang }}" data-cx-label="{{ t.coming_chat }}"></div>
 </main>
 {% if loader %}<script src="{{ loader }}" defer></script>{% endif %}
 </body>
@@ -335,7 +336,7 @@ header a { color: #fff; }
 main { max-width: 60rem; margin: 0 auto; padding: 1rem 2rem; }
 section { background: #fff; border: 1px solid #dcdcde; border-radius: 8px; padding: 1rem 1.5rem;
   margin: 1rem 0; }
-.cx-slot:empty::before { content: attr(data-cx-widget) " widget"; display: block; padding: 1rem;
+.cx-slot[data-cx-label]:empty::before { content: attr(data-cx-label); display: block; padding: 1rem;
   border: 2px dashed #8c8f94; border-radius: 6px; color: #50575e; }
 """
 
@@ -347,6 +348,8 @@ TEXTS = {
         "tracking": "Wo ist meine Bestellung?",
         "tracking_hint": "Beispielbestellung:",
         "survey": "Ihre Meinung",
+        "coming_recommendations": "Hier erscheinen Produktempfehlungen (noch nicht verfügbar).",
+        "coming_chat": "Hier erscheint der Live-Chat (noch nicht verfügbar).",
     },
     "en": {
         "title": "cx demo shop",
@@ -355,6 +358,8 @@ TEXTS = {
         "tracking": "Where is my order?",
         "tracking_hint": "Sample order:",
         "survey": "Your opinion",
+        "coming_recommendations": "Product recommendations will appear here (not available yet).",
+        "coming_chat": "Live chat will appear here (not available yet).",
     },
 }
 
