@@ -45,11 +45,18 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
+            access_log=args.access_log,
         )
     else:
         from .app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=args.access_log,
+        )
     return 0
 
 
@@ -167,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request line; off by default because widget URLs carry shoppers' "
+        "order numbers and emails",
+    )
     serve.set_defaults(func=_serve)
 
     database = sub.add_parser("db", help="database migrations")

@@ -61,7 +61,9 @@ def database(kind: str, tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def serve(db_url: str, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serve(
+    db_url: str, workers: int = 1, log_level: str = "warning"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -76,7 +78,7 @@ def serve(db_url: str, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen
             "--workers",
             str(workers),
             "--log-level",
-            "warning",
+            log_level,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

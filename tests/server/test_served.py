@@ -131,3 +131,16 @@ def test_shops_cli_creates_lists_and_rotates(tmp_path: Path) -> None:
     assert dup.returncode == 0 and dup2.returncode == 2 and "exists already" in dup2.stderr
     upgrade = cx("db", "upgrade", "--db", url)
     assert upgrade.returncode == 0 and "database at revision" in upgrade.stdout
+
+
+def test_request_lines_with_shopper_emails_are_not_logged_by_default(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    keys = create_shop(url)
+    with serve(url, log_level="info") as (base, process):
+        httpx.get(f"{base}/widgets/{keys['shop_id']}/tracking?order=1&email=anna%40example.de")
+        httpx.get(f"{base}/healthz")
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    text = stderr.decode()
+    assert "Application startup complete" in text  # info logging was on
+    assert "anna" not in text and "/healthz" not in text
