@@ -154,6 +154,7 @@ class Store:
         # SQLite has one writer; queueing in-process beats spinning on its busy lock.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         self._key_cache: dict[str, tuple[float, str | None]] = {}
+        self._shop_cache: dict[str, tuple[float, Shop | None]] = {}
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
         self.key_cache_seconds = 5.0
 
@@ -262,6 +263,18 @@ class Store:
             row = conn.execute(select(shops).where(shops.c.id == shop_id)).first()
         return None if row is None else _shop(row)
 
+    def _cached_shop(self, shop_id: str) -> Shop | None:
+        """``get_shop`` for the ingest hot path, cached like keys (same expiry)."""
+        now = time.monotonic()
+        hit = self._shop_cache.get(shop_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        shop = self.get_shop(shop_id)
+        if len(self._shop_cache) > 10_000:
+            self._shop_cache.clear()
+        self._shop_cache[shop_id] = (now + self.key_cache_seconds, shop)
+        return shop
+
     def shop_by_domain(self, domain: str) -> Shop | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(shops).where(shops.c.domain == domain.lower())).first()
@@ -278,6 +291,7 @@ class Store:
             raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
         with self._begin() as conn:
             conn.execute(update(shops).where(shops.c.id == shop_id).values(**values))
+        self._shop_cache.clear()
 
     def update_shop_secrets(self, shop_id: str, **values: Any) -> None:
         """Merge platform secrets (None removes one)."""
@@ -292,6 +306,7 @@ class Store:
                 else:
                     merged[key] = value
             conn.execute(update(shops).where(shops.c.id == shop_id).values(secrets=merged))
+        self._shop_cache.clear()
 
     def rotate_key(self, shop_id: str, kind: str) -> str:
         """Revoke the shop's current key of ``kind`` (write or admin) and issue a new one."""
@@ -350,7 +365,7 @@ class Store:
         The same path serves ``/v1/batch`` and every integration: a fact stored once is
         stored once, whoever delivers it.
         """
-        shop = self.get_shop(shop_id)
+        shop = self._cached_shop(shop_id)
         if shop is None:
             raise KeyError(shop_id)
         received = naive_utc(received_at) if received_at else utcnow()
@@ -890,6 +905,7 @@ class Store:
                     ).rowcount
             counts["shops"] = conn.execute(delete(shops).where(shops.c.id == shop_id)).rowcount
         self._key_cache.clear()
+        self._shop_cache.clear()
         return counts
 
     def count_events(self, shop_id: str) -> int:
