@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +31,35 @@ PLUGINS = {
     "/widgets": "cx_sdk.widgets",
     "/console": "cx_sdk.console",
 }
+
+
+def plugin_jobs() -> list[Callable[[Store, Settings], object]]:
+    """Periodic jobs of the optional parts: ``periodic()`` in their module, if any."""
+    jobs: list[Callable[[Store, Settings], object]] = []
+    for module_name in PLUGINS.values():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        factory = getattr(module, "periodic", None)
+        if callable(factory):
+            jobs.extend(factory())
+    return jobs
+
+
+async def run_jobs(store: Store, settings: Settings) -> None:
+    """Run every periodic job once; one failing job is logged and does not stop the others."""
+    for job in plugin_jobs():
+        try:
+            await run_in_threadpool(job, store, settings)
+        except Exception:
+            log.exception("periodic job %s failed", getattr(job, "__name__", job))
+
+
+async def _every(seconds: float, store: Store, settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        await run_jobs(store, settings)
 
 
 def plugin_routes() -> list[BaseRoute]:
@@ -65,7 +97,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ticker = (
+            asyncio.create_task(_every(settings.periodic_seconds, app.state.store, settings))
+            if settings.periodic_seconds > 0
+            else None
+        )
         yield
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
         if own_store:
             app.state.store.close()
 

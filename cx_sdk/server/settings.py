@@ -20,6 +20,11 @@ class Settings(BaseModel):
     # Seconds a resolved write key stays cached in a worker; rotation elsewhere takes this long.
     key_cache_seconds: float = Field(5.0, ge=0)
     migrate_on_start: bool = True
+    # Seconds between runs of the parts' periodic jobs (Shopify's abandoned-checkout sweep);
+    # 0 turns them off in this process.
+    periodic_seconds: float = Field(300.0, ge=0)
+    # A Shopify checkout no order followed within this many minutes becomes Checkout Abandoned.
+    shopify_abandoned_after_minutes: int = Field(60, ge=1)
     # Threads storing batches at once per worker (more only helps PostgreSQL).
     ingest_threads: int = Field(2, ge=1, le=64)
     # Signs console session cookies; generated per process when unset (sessions then end on

@@ -7,7 +7,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from starlette.routing import BaseRoute
+
+    from ...server import Settings, Store
 
 
 def routes() -> list[BaseRoute]:
@@ -19,4 +23,23 @@ def routes() -> list[BaseRoute]:
     return [*webhook_routes(), *oauth_routes(), *proxy_routes()]
 
 
-__all__ = ["routes"]
+def sweep_all_abandoned(store: Store, settings: Settings) -> int:
+    """Checkout Abandoned for every Shopify shop's checkouts no order followed in time."""
+    from datetime import timedelta
+
+    from .cli import sweep_abandoned
+
+    after = timedelta(minutes=settings.shopify_abandoned_after_minutes)
+    return sum(
+        sweep_abandoned(store, shop.id, after)
+        for shop in store.list_shops()
+        if shop.platform == "shopify"
+    )
+
+
+def periodic() -> list[Callable[[Store, Settings], object]]:
+    """Jobs the collector runs every ``CX_PERIODIC_SECONDS`` in each worker (idempotent)."""
+    return [sweep_all_abandoned]
+
+
+__all__ = ["periodic", "routes", "sweep_all_abandoned"]
