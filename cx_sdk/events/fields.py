@@ -97,14 +97,28 @@ Currency = Annotated[
 ]
 
 
+def _fromiso(text: str) -> datetime:
+    """ISO 8601 as platforms and clients write it (``Z`` or ``z`` for UTC); ValueError if not."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
+
+
+def read_iso_utc(text: str) -> datetime | None:
+    """Lenient reading for platform payloads: aware UTC, naive taken as UTC, None if unreadable."""
+    try:
+        parsed = _fromiso(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
 def parse_timestamp(value: Any, info: ValidationInfo) -> datetime:
     """Reject naive datetimes unless the caller opted into UTC (``naive_as_utc``)."""
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            value = datetime.fromisoformat(text)
+            value = _fromiso(value)
         except ValueError:
             raise ValueError(f"not an ISO-8601 timestamp: {value!r}") from None
     if not isinstance(value, datetime):

@@ -8,13 +8,14 @@ shipment's status only changes for a newer ``status_at``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import Connection, Table, select
 
+from ..events.fields import read_iso_utc
 from .ingest_rules import Prepared
 from .tables import order_timeline, orders, profiles, shipments
 
@@ -90,13 +91,8 @@ def money_text(value: Any, currency: str | None) -> str | None:
 def status_time(props: dict[str, Any], default: datetime) -> datetime:
     """When a shipment status happened (carrier time), else when the event did; naive UTC."""
     raw = props.get("status_at")
-    if isinstance(raw, str):
-        try:
-            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            return default
-        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-    return default
+    moment = read_iso_utc(raw) if isinstance(raw, str) else None
+    return default if moment is None else moment.replace(tzinfo=None)
 
 
 def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: Upsert) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -48,6 +48,7 @@ from ...events import (
     Track,
 )
 from ...events.envelope import Library
+from ...events.fields import read_iso_utc
 from ...privacy import hash_email
 from ..refusals import MappingError as BaseMappingError
 from ..refusals import as_mapping_error
@@ -129,14 +130,7 @@ def parse_time(value: Any) -> datetime | None:
     """Shopify times are ISO 8601 with an offset."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return read_iso_utc(value)
 
 
 def _iso(value: datetime | None) -> str | None:

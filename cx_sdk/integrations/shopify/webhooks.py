@@ -26,6 +26,7 @@ from ...server.http import JSONResponse, problem, read_body
 from ...server.settings import Settings
 from ...server.store import Shop, Store
 from ...server.tables import integration_state, webhook_deliveries
+from ..owners import order_owner
 from . import mapping, signature
 from .mapping import PLATFORM, MappingError, Outcome
 
@@ -60,14 +61,7 @@ def _who(store: Store, shop_id: str, order_id: str | None) -> dict[str, str] | N
     state = store.get_state(shop_id, "order", order_id)
     if state and isinstance(state.get("who"), dict):
         return {str(k): str(v) for k, v in state["who"].items()}
-    order = store.get_order(shop_id, order_id)
-    if order is None or order.order_id != order_id:
-        return None
-    if order.user_id:
-        return {"user_id": order.user_id}
-    if order.email_hash:
-        return {"anonymous_id": mapping.guest_id(order.email_hash)}
-    return None
+    return order_owner(store, shop_id, order_id, mapping.guest_id)
 
 
 def _ref(value: Any) -> str | None:

@@ -47,6 +47,7 @@ from ...events import (
     Track,
 )
 from ...events.envelope import Library
+from ...events.fields import read_iso_utc
 from ...privacy import hash_email
 from ..refusals import MappingError as BaseMappingError
 from ..refusals import as_mapping_error
@@ -173,14 +174,7 @@ def _gmt(value: Any) -> datetime | None:
         return datetime.fromtimestamp(int(value), UTC)
     if not isinstance(value, str):
         return None
-    text = value.strip().replace(" ", "T")
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return read_iso_utc(value.strip().replace(" ", "T"))
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -27,6 +27,7 @@ from ...server.http import JSONResponse, problem, read_body
 from ...server.settings import Settings
 from ...server.store import Store
 from ...server.tables import webhook_deliveries
+from ..owners import order_owner
 from . import signature
 from .mapping import (
     PLATFORM,
@@ -83,7 +84,9 @@ def process(store: Store, shop_id: str, topic: str, payload: Any, received_bytes
     """
     ref = state_ref(topic, payload)
     state = store.get_state(shop_id, *ref) if ref else None
-    who = _order_identity(store, shop_id, ref[1]) if ref and topic == "order.deleted" else None
+    who = (
+        order_owner(store, shop_id, ref[1], guest_id) if ref and topic == "order.deleted" else None
+    )
     outcome = map_delivery(shop_id, topic, payload, state, load_config(store, shop_id), who)
     if outcome.messages:
         result = store.ingest(shop_id, outcome.wire(), max_event_bytes=max(received_bytes, 65536))
@@ -92,18 +95,6 @@ def process(store: Store, shop_id: str, topic: str, payload: Any, received_bytes
     if outcome.state is not None:
         store.put_state(shop_id, outcome.kind, outcome.key, outcome.state)
     return outcome
-
-
-def _order_identity(store: Store, shop_id: str, order_id: str) -> dict[str, str] | None:
-    """Whose order it is, from the order projection (which a privacy erase clears)."""
-    order = store.get_order(shop_id, order_id)
-    if order is None or order.order_id != order_id:
-        return None
-    if order.user_id:
-        return {"user_id": order.user_id}
-    if order.email_hash:
-        return {"anonymous_id": guest_id(order.email_hash)}
-    return None
 
 
 def _user_of(outcome: Outcome) -> str | None:

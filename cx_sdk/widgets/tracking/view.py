@@ -9,18 +9,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...server.projections import RETURN_STATUS as RETURN_EVENTS
 from ...server.store import OrderView, ShipmentView
 
 # Statuses that need an explanation for the shopper.
 PROBLEM_STATUSES = frozenset({"attempt_fail", "exception", "expired", "available_for_pickup"})
-RETURN_EVENTS = {
-    "Return Requested": "requested",
-    "Return Approved": "approved",
-    "Return Declined": "declined",
-    "Return Shipment Created": "in_transit",
-    "Return Received": "received",
-    "Return Closed": "closed",
-}
 REFUND_EVENTS = frozenset({"Order Refunded"})
 
 
