@@ -8,6 +8,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -33,46 +34,46 @@ PLUGINS = {
 }
 
 
-def plugin_jobs() -> list[Callable[[Store, Settings], object]]:
-    """Periodic jobs of the optional parts: ``periodic()`` in their module, if any."""
-    jobs: list[Callable[[Store, Settings], object]] = []
-    for module_name in PLUGINS.values():
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        factory = getattr(module, "periodic", None)
-        if callable(factory):
-            jobs.extend(factory())
-    return jobs
-
-
-async def run_jobs(store: Store, settings: Settings) -> None:
-    """Run every periodic job once; one failing job is logged and does not stop the others."""
-    for job in plugin_jobs():
-        try:
-            await run_in_threadpool(job, store, settings)
-        except Exception:
-            log.exception("periodic job %s failed", getattr(job, "__name__", job))
-
-
-async def _every(seconds: float, store: Store, settings: Settings) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        await run_jobs(store, settings)
-
-
-def plugin_routes() -> list[BaseRoute]:
-    mounted: list[BaseRoute] = []
+def _plugin_hooks(name: str) -> list[tuple[str, Callable[[], Any]]]:
+    """``(prefix, hook)`` for every installed optional part whose module defines ``name()``."""
+    hooks: list[tuple[str, Callable[[], Any]]] = []
     for prefix, module_name in PLUGINS.items():
         try:
             module = importlib.import_module(module_name)
         except ImportError:
             continue
-        factory = getattr(module, "routes", None)
-        if callable(factory):
-            mounted.append(Mount(prefix, routes=factory()))
-    return mounted
+        hook = getattr(module, name, None)
+        if callable(hook):
+            hooks.append((prefix, hook))
+    return hooks
+
+
+def plugin_routes() -> list[BaseRoute]:
+    return [Mount(prefix, routes=hook()) for prefix, hook in _plugin_hooks("routes")]
+
+
+Job = Callable[[Store, Settings], object]
+
+
+def plugin_jobs() -> list[Job]:
+    """Periodic jobs of the optional parts (``periodic()`` in their module)."""
+    return [job for _, hook in _plugin_hooks("periodic") for job in hook()]
+
+
+async def _every(
+    seconds: float,
+    jobs: list[Callable[[Store, Settings], object]],
+    store: Store,
+    settings: Settings,
+) -> None:
+    """Run every job each ``seconds``; a failing job is logged and does not stop the others."""
+    while True:
+        await asyncio.sleep(seconds)
+        for job in jobs:
+            try:
+                await run_in_threadpool(job, store, settings)
+            except Exception:
+                log.exception("periodic job %s failed", getattr(job, "__name__", job))
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -98,7 +99,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ticker = (
-            asyncio.create_task(_every(settings.periodic_seconds, app.state.store, settings))
+            asyncio.create_task(
+                _every(settings.periodic_seconds, plugin_jobs(), app.state.store, settings)
+            )
             if settings.periodic_seconds > 0
             else None
         )

@@ -31,8 +31,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings.from_env(database_url=args.db)
-    # Migrate once here, not in every worker.
+    # Migrate once here, not again in the app or in every worker.
     Store.open(settings.database_url).close()
+    settings = settings.model_copy(update={"migrate_on_start": False})
     if args.workers > 1:
         import os
 

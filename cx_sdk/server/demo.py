@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from ..events import derive_message_id
+from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
 from .store import Store
 
@@ -47,10 +48,6 @@ def demo_email(index: int) -> str:
     return f"kunde{index:04d}@example.de"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class _Journey:
     """Builds one customer's messages with ids derived from (customer, step)."""
 
@@ -70,7 +67,7 @@ class _Journey:
         message: dict[str, Any] = {
             "type": kind,
             "messageId": derive_message_id("demo", self.index, step, event or kind),
-            "timestamp": _iso(self.now),
+            "timestamp": timestamp_to_wire(self.now),
             "anonymousId": self.anonymous_id,
             "context": {"channel": self.channel, "locale": "de-DE"},
             **fields,
@@ -255,20 +252,12 @@ def seed(store: Store, customers: int = CUSTOMERS) -> dict[str, Any]:
         write_key = store.rotate_key(DEMO_SHOP_ID, "write")
         admin_token = store.rotate_key(DEMO_SHOP_ID, "admin")
     _survey_right_after_delivery(store)
-    batch: list[dict[str, Any]] = []
+    messages = list(demo_messages(customers=customers))
     accepted = duplicates = 0
-    for message in demo_messages(customers=customers):
-        batch.append(message)
-        if len(batch) == 500:
-            result = store.ingest(DEMO_SHOP_ID, batch)
-            accepted, duplicates = (
-                accepted + len(result.accepted),
-                duplicates + len(result.duplicates),
-            )
-            batch = []
-    if batch:
-        result = store.ingest(DEMO_SHOP_ID, batch)
-        accepted, duplicates = accepted + len(result.accepted), duplicates + len(result.duplicates)
+    for start in range(0, len(messages), 500):
+        result = store.ingest(DEMO_SHOP_ID, messages[start : start + 500])
+        accepted += len(result.accepted)
+        duplicates += len(result.duplicates)
     return {
         "shop_id": DEMO_SHOP_ID,
         "write_key": write_key,

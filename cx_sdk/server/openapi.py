@@ -120,26 +120,20 @@ def spec(settings: Settings) -> dict[str, Any]:
             },
         }
     }
-    paths["/api/v1/customers/{user_id}/journey"] = {
-        "get": {
-            "summary": "A customer's journey grouped by stage",
-            "security": admin,
-            "parameters": [
-                {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {**_ok({"type": "object"}), **_errors(401, 404)},
+    for path, param, summary in (
+        ("/api/v1/customers/{user_id}/journey", "user_id", "A customer's journey by stage"),
+        ("/api/v1/orders/{order_ref}", "order_ref", "An order's state, shipments and timeline"),
+    ):
+        paths[path] = {
+            "get": {
+                "summary": summary,
+                "security": admin,
+                "parameters": [
+                    {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {**_ok({"type": "object"}), **_errors(401, 404)},
+            }
         }
-    }
-    paths["/api/v1/orders/{order_ref}"] = {
-        "get": {
-            "summary": "An order's projection (state, shipments, timeline)",
-            "security": admin,
-            "parameters": [
-                {"name": "order_ref", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {**_ok({"type": "object"}), **_errors(401, 404)},
-        }
-    }
     subject = {
         "type": "object",
         "properties": {"user_id": {"type": "string"}, "email": {"type": "string"}},

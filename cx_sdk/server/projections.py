@@ -7,7 +7,7 @@ shipment's status only changes for a newer ``status_at``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -171,21 +171,22 @@ def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: U
     upsert(conn, order_timeline, timeline, ("shop_id", "message_id"), ())
     for order_id in returns_touched:
         _newest_return_status(conn, shop_id, rows[order_id])
-    order_columns = [c.name for c in orders.columns]
+    _save_rows(conn, orders, rows.values(), upsert)
+    _save_rows(conn, shipments, shipment_rows.values(), upsert)
+
+
+def _save_rows(
+    conn: Connection, table: Table, rows: Iterable[dict[str, Any]], upsert: Upsert
+) -> None:
+    """Write whole projection rows, replacing what is stored under their primary key."""
+    keys = [column.name for column in table.primary_key.columns]
+    names = [column.name for column in table.columns]
     upsert(
         conn,
-        orders,
-        [{name: row.get(name) for name in order_columns} for row in rows.values()],
-        ("shop_id", "order_id"),
-        [name for name in order_columns if name not in ("shop_id", "order_id")],
-    )
-    shipment_columns = [c.name for c in shipments.columns]
-    upsert(
-        conn,
-        shipments,
-        [{name: row.get(name) for name in shipment_columns} for row in shipment_rows.values()],
-        ("shop_id", "shipment_id"),
-        [name for name in shipment_columns if name not in ("shop_id", "shipment_id")],
+        table,
+        [{name: row.get(name) for name in names} for row in rows],
+        keys,
+        [name for name in names if name not in keys],
     )
 
 

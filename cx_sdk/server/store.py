@@ -10,7 +10,7 @@ import hashlib
 import secrets as secrets_module
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import Connection, Engine, Table, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
 from . import db, projections
 from .ingest_rules import Prepared, prepare
@@ -155,7 +156,7 @@ class Store:
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         self._key_cache: dict[str, tuple[float, str | None]] = {}
         self._shop_cache: dict[str, tuple[float, Shop | None]] = {}
-        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+        self._statements: dict[str, Any] = {}
         self.key_cache_seconds = 5.0
 
     @classmethod
@@ -173,6 +174,15 @@ class Store:
     def _begin(self) -> Any:
         return _Writer(self)
 
+    def _insert(self, shape: str, table: Table, finish: Callable[[Any], Any]) -> Any:
+        """A dialect INSERT into ``table`` completed by ``finish`` (its ON CONFLICT clause),
+        built once per ``shape``: building these statements is costly in SQLAlchemy."""
+        statement = self._statements.get(shape)
+        if statement is None:
+            base = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+            statement = self._statements[shape] = finish(base)
+        return statement
+
     def _upsert(
         self,
         conn: Connection,
@@ -184,21 +194,17 @@ class Store:
         """INSERT … ON CONFLICT (keys) DO UPDATE/NOTHING on either engine."""
         if not rows:
             return
-        cache_key = (table.name, tuple(keys), tuple(update_columns))
-        statement = self._statements.get(cache_key)
-        if statement is None:
-            # Building ON CONFLICT statements is costly in SQLAlchemy; build each shape once.
-            dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-            base = dialect_insert(table)
-            if update_columns:
-                statement = base.on_conflict_do_update(
-                    index_elements=list(keys),
-                    set_={name: base.excluded[name] for name in update_columns},
-                )
-            else:
-                statement = base.on_conflict_do_nothing(index_elements=list(keys))
-            self._statements[cache_key] = statement
-        conn.execute(statement, list(rows))
+
+        def finish(base: Any) -> Any:
+            if not update_columns:
+                return base.on_conflict_do_nothing(index_elements=list(keys))
+            return base.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={name: base.excluded[name] for name in update_columns},
+            )
+
+        shape = f"upsert {table.name} {keys} {update_columns}"
+        conn.execute(self._insert(shape, table, finish), list(rows))
 
     def _insert_new(
         self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
@@ -206,18 +212,14 @@ class Store:
         """Insert rows whose key is new; return the ``message_id`` of those inserted."""
         if not rows:
             return set()
-        cache_key = (table.name, tuple(keys), ("RETURNING message_id",))
-        statement = self._statements.get(cache_key)
-        if statement is None:
-            dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-            statement = (
-                dialect_insert(table)
-                .on_conflict_do_nothing(index_elements=list(keys))
-                .returning(table.c.message_id)
-            )
-            self._statements[cache_key] = statement
-        result = conn.execute(statement, list(rows))
-        return {row[0] for row in result}
+        statement = self._insert(
+            f"insert-new {table.name} {keys}",
+            table,
+            lambda base: base.on_conflict_do_nothing(index_elements=list(keys)).returning(
+                table.c.message_id
+            ),
+        )
+        return {row[0] for row in conn.execute(statement, list(rows))}
 
     # --- shops and keys ------------------------------------------------------------------
 
@@ -482,13 +484,10 @@ class Store:
 
     def _touch_profiles_statement(self) -> Any:
         """Insert a profile or widen its first/last seen, in SQL both engines share."""
-        cache_key = ("profiles", ("touch",), ())
-        statement = self._statements.get(cache_key)
-        if statement is None:
-            dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-            base = dialect_insert(profiles)
+
+        def finish(base: Any) -> Any:
             excluded = base.excluded
-            statement = base.on_conflict_do_update(
+            return base.on_conflict_do_update(
                 index_elements=["shop_id", "user_id"],
                 set_={
                     "first_seen": case(
@@ -501,8 +500,8 @@ class Store:
                     ),
                 },
             )
-            self._statements[cache_key] = statement
-        return statement
+
+        return self._insert("touch profiles", profiles, finish)
 
     def _bump(self, conn: Connection, shop_id: str, name: str, amount: int) -> None:
         updated = conn.execute(
@@ -541,12 +540,12 @@ class Store:
     ) -> bool:
         """Persist a raw delivery before it is mapped; False when it was seen before."""
         with self._begin() as conn:
-            statement = (
-                (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(
-                    webhook_deliveries
-                )
-                .on_conflict_do_nothing(index_elements=["shop_id", "platform", "delivery_id"])
-                .returning(webhook_deliveries.c.id)
+            statement = self._insert(
+                "record webhook",
+                webhook_deliveries,
+                lambda base: base.on_conflict_do_nothing(
+                    index_elements=["shop_id", "platform", "delivery_id"]
+                ).returning(webhook_deliveries.c.id),
             )
             row = conn.execute(
                 statement,
@@ -794,8 +793,8 @@ class Store:
     ) -> tuple[list[str], list[str], list[str]]:
         """Every id that belongs to the customer: user ids, anonymous ids, order ids."""
         user_ids = {user_id} if user_id else set()
-        if email:
-            digest = hash_email(email)
+        digest = hash_email(email) if email else None
+        if digest:
             for table in (profiles, orders):
                 user_ids |= {
                     row.user_id
@@ -808,7 +807,7 @@ class Store:
                     )
                 }
         anonymous = set(self._anonymous_ids(conn, shop_id, user_ids))
-        email_filter = [orders.c.email_hash == hash_email(email)] if email else []
+        email_filter = [orders.c.email_hash == digest] if digest else []
         order_rows = conn.execute(
             select(orders.c.order_id, orders.c.anonymous_id).where(
                 orders.c.shop_id == shop_id,
@@ -974,7 +973,8 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _iso(value: datetime) -> str:
-    return value.replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A stored (naive UTC) time on the wire."""
+    return timestamp_to_wire(value.replace(tzinfo=UTC))
 
 
 def event_out(row: Any) -> dict[str, Any]:

@@ -31,16 +31,14 @@ def fixture(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(
-        database_url="sqlite://",
-        migrate_on_start=False,
-        key_cache_seconds=0,
-        secret_key="test-secret-key",
-        public_url="http://testserver",
-        shopify_api_key=API_KEY,
-        shopify_api_secret=API_SECRET,
-        shopify_api_secret_previous=PREVIOUS_SECRET,
+def settings(settings: Settings) -> Settings:
+    """The suite's settings plus the app's credentials."""
+    return settings.model_copy(
+        update={
+            "shopify_api_key": API_KEY,
+            "shopify_api_secret": API_SECRET,
+            "shopify_api_secret_previous": PREVIOUS_SECRET,
+        }
     )
 
 
