@@ -19,6 +19,7 @@ SERVER_COMMANDS = {
     "shopify": "Shopify integration: backfill and app set-up",
     "woocommerce": "WooCommerce integration: backfill and plugin",
     "widgets": "switch storefront widgets on and off per shop",
+    "recs": "recommendations: rebuild the precomputed neighbours",
 }
 
 SERVER_EXTRA_HINT = (

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..server import parts
 from ..server.settings import Settings
 from ..server.store import Shop, Store
 from ..widgets import i18n
@@ -38,6 +39,8 @@ from ..widgets.registry import WIDGETS, settings_for
 from ..widgets.tokens import TokenError, sign, verify
 
 COOKIE = "cx_console"
+# The console's menu: its home, then the pages of the optional parts, as (path, label msgid).
+NAV: tuple[tuple[str, str], ...] = (("/", N_("Widgets")), *parts.collect("console_nav"))
 SESSION_SECONDS = 8 * 3600
 MAX_FORM_BYTES = 32 * 1024
 STATIC = Path(__file__).parent / "static"
@@ -81,7 +84,7 @@ def session_of(request: Request) -> dict[str, Any] | None:
         return None
 
 
-def _locale(request: Request, shop: Shop | None) -> str:
+def locale_of(request: Request, shop: Shop | None) -> str:
     return i18n.negotiate(
         request.query_params.get("locale"),
         request.headers.get("accept-language"),
@@ -89,18 +92,23 @@ def _locale(request: Request, shop: Shop | None) -> str:
     )
 
 
-def _page(request: Request, template: str, status: int = 200, **values: Any) -> Response:
-    locale = values.pop("locale", None) or _locale(request, values.get("shop"))
-    context = {"root": request.scope.get("root_path", ""), "q": f"?locale={locale}", **values}
+def page(request: Request, template: str, status: int = 200, **values: Any) -> Response:
+    locale = values.pop("locale", None) or locale_of(request, values.get("shop"))
+    context = {
+        "root": request.scope.get("root_path", ""),
+        "q": f"?locale={locale}",
+        "nav": NAV,
+        **values,
+    }
     html = i18n.render(template, locale, context)
     return Response(html, status_code=status, media_type="text/html", headers=SECURITY_HEADERS)
 
 
-def _refuse(request: Request, status: int, message: str) -> Response:
+def refuse(request: Request, status: int, message: str) -> Response:
     """A refusal the merchant can read, in their language, with a way back."""
-    locale = _locale(request, None)
+    locale = locale_of(request, None)
     text = i18n.translations(locale).gettext(message)
-    return _page(request, "console_error.html", status=status, message=text, locale=locale)
+    return page(request, "console_error.html", status=status, message=text, locale=locale)
 
 
 def _same_origin(request: Request) -> bool:
@@ -112,31 +120,31 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == host
 
 
-async def _form(request: Request) -> FormData | Response:
+async def read_form(request: Request) -> FormData | Response:
     if not _same_origin(request):
-        return _refuse(request, 403, N_("Forms sent from other sites are refused."))
+        return refuse(request, 403, N_("Forms sent from other sites are refused."))
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        return _refuse(request, 413, N_("The form is too large."))
+        return refuse(request, 413, N_("The form is too large."))
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return _refuse(request, 415, N_("Please send the form from the console page."))
+        return refuse(request, 415, N_("Please send the form from the console page."))
     form = await request.form()
     if any("\x00" in str(value) for value in form.values()):
-        return _refuse(request, 400, N_("Form values must not contain NUL characters."))
+        return refuse(request, 400, N_("Form values must not contain NUL characters."))
     return form
 
 
-def _authorised(request: Request, form: FormData) -> dict[str, Any] | Response:
+def authorised(request: Request, form: FormData) -> dict[str, Any] | Response:
     session = session_of(request)
     if session is None:
-        return _refuse(
+        return refuse(
             request,
             401,
             N_("Your console session is missing or has expired. Please sign in again."),
         )
     given = str(form.get("csrf", ""))
     if not hmac.compare_digest(given.encode(), csrf_token(console_key(request), session).encode()):
-        return _refuse(
+        return refuse(
             request, 403, N_("This form has expired. Please reload the page and try again.")
         )
     return session
@@ -155,7 +163,7 @@ async def home(request: Request) -> Response:
     session = session_of(request)
     store: Store = request.app.state.store
     if session is None:
-        return _page(request, "console_login.html", csrf="", shop=None)
+        return page(request, "console_login.html", csrf="", shop=None)
     return await run_in_threadpool(_dashboard, request, store, session, None, None)
 
 
@@ -169,11 +177,11 @@ def _dashboard(
 ) -> Response:
     shop = store.get_shop(str(session["s"]))
     if shop is None:
-        return _refuse(request, 404, N_("This shop no longer exists."))
-    locale = _locale(request, shop)
+        return refuse(request, 404, N_("This shop no longer exists."))
+    locale = locale_of(request, shop)
     widgets = settings_for(store)
     saved = request.query_params.get("saved", "")
-    return _page(
+    return page(
         request,
         "console_home.html",
         status=status,
@@ -194,14 +202,14 @@ def _dashboard(
 
 
 async def login(request: Request) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     if isinstance(form, Response):
         return form
     token = str(form.get("token", "")).strip()
     store: Store = request.app.state.store
     shop_id = await run_in_threadpool(store.shop_for_key, token, "admin") if token else None
     if shop_id is None:
-        return _page(request, "console_login.html", status=401, csrf="", shop=None, failed=True)
+        return page(request, "console_login.html", status=401, csrf="", shop=None, failed=True)
     value = sign(
         console_key(request),
         "console-session",
@@ -222,10 +230,10 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     if isinstance(form, Response):
         return form
-    session = _authorised(request, form)
+    session = authorised(request, form)
     if isinstance(session, Response):
         return session
     response = RedirectResponse(_home_url(request), status_code=303, headers=SECURITY_HEADERS)
@@ -241,15 +249,15 @@ def _int(form: FormData, name: str) -> int:
 
 
 async def save_widget(request: Request) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     if isinstance(form, Response):
         return form
-    session = _authorised(request, form)
+    session = authorised(request, form)
     if isinstance(session, Response):
         return session
     name = request.path_params["name"]
     if name not in WIDGETS:
-        return _refuse(request, 404, N_("There is no widget with this name."))
+        return refuse(request, 404, N_("There is no widget with this name."))
     store: Store = request.app.state.store
 
     def work() -> Response:
@@ -276,10 +284,10 @@ async def save_widget(request: Request) -> Response:
 
 
 async def save_survey(request: Request) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     if isinstance(form, Response):
         return form
-    session = _authorised(request, form)
+    session = authorised(request, form)
     if isinstance(session, Response):
         return session
     store: Store = request.app.state.store
@@ -318,6 +326,7 @@ async def stylesheet(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
+        *parts.collect("console_routes"),
         Route("/", home, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from . import api, ingest
+from . import api, ingest, parts
 from .http import JSONResponse, problem
 from .openapi import spec
 from .settings import Settings
@@ -25,31 +23,13 @@ from .store import Store
 
 log = logging.getLogger("cx.server")
 
-# Optional parts: each module exposes ``routes()``; missing ones are simply not mounted.
-PLUGINS = {
-    "/integrations/shopify": "cx_sdk.integrations.shopify",
-    "/integrations/woocommerce": "cx_sdk.integrations.woocommerce",
-    "/widgets": "cx_sdk.widgets",
-    "/console": "cx_sdk.console",
-}
-
-
-def _plugin_hooks(name: str) -> list[tuple[str, Callable[[], Any]]]:
-    """``(prefix, hook)`` for every installed optional part whose module defines ``name()``."""
-    hooks: list[tuple[str, Callable[[], Any]]] = []
-    for prefix, module_name in PLUGINS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        hook = getattr(module, name, None)
-        if callable(hook):
-            hooks.append((prefix, hook))
-    return hooks
-
 
 def plugin_routes() -> list[BaseRoute]:
-    return [Mount(prefix, routes=hook()) for prefix, hook in _plugin_hooks("routes")]
+    """The parts' routes: mounted at their prefix, or at the root when the prefix is ""."""
+    found: list[BaseRoute] = []
+    for prefix, hook in parts.hooks("routes"):
+        found.extend(hook() if prefix == "" else [Mount(prefix, routes=hook())])
+    return found
 
 
 Job = Callable[[Store, Settings], object]
@@ -57,7 +37,7 @@ Job = Callable[[Store, Settings], object]
 
 def plugin_jobs() -> list[Job]:
     """Periodic jobs of the optional parts (``periodic()`` in their module)."""
-    return [job for _, hook in _plugin_hooks("periodic") for job in hook()]
+    return list(parts.collect("periodic"))
 
 
 async def _every(

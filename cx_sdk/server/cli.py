@@ -16,6 +16,7 @@ DELEGATED = {
     "shopify": "cx_sdk.integrations.shopify.cli",
     "woocommerce": "cx_sdk.integrations.woocommerce.cli",
     "widgets": "cx_sdk.widgets.cli",
+    "recs": "cx_sdk.recommend.cli",
 }
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
-from . import db, projections
+from . import db, parts, projections
 from .ingest_rules import Prepared, prepare
 from .tables import (
     api_keys,
@@ -397,6 +397,8 @@ class Store:
                 self._link_identities(conn, shop_id, fresh)
                 self._update_profiles(conn, shop_id, fresh)
                 projections.project(conn, shop_id, fresh, self._upsert)
+                for projector in parts.collect("projectors"):
+                    projector(conn, shop_id, fresh, self._upsert)
             if result.no_consent:
                 self._bump(conn, shop_id, "dropped_no_consent", len(result.no_consent))
         return result

@@ -8,6 +8,8 @@ Times are naive UTC ``DateTime`` columns: both engines compare them the same way
 
 from __future__ import annotations
 
+import importlib
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -218,7 +220,8 @@ privacy_requests = Table(
 
 # Optional parts keep their tables next to their code and register them on this metadata when
 # imported; importing them here means erase and export always see every customer table.
-try:
-    from ..widgets import tables as _widget_tables  # noqa: F401
-except ImportError:
-    pass
+for _part in ("widgets", "chat", "recommend", "analytics"):
+    try:
+        importlib.import_module(f"cx_sdk.{_part}.tables")
+    except ImportError:
+        pass

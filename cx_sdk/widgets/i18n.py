@@ -27,12 +27,15 @@ LOCALES: tuple[str, ...] = ("de", "en")
 DEFAULT_LOCALE = "de"
 LOCALE_DIR = Path(__file__).parent / "locales"
 PACKAGE_ROOT = Path(__file__).parent.parent
-# Every folder holding templates: the framework, each widget, the console.
+# Optional parts that keep their own templates/ and locales/ folders beside their code.
+PARTS: tuple[str, ...] = ("chat", "recommend", "analytics")
+# Every folder holding templates: the framework, each widget, the console, the parts.
 TEMPLATE_DIRS: tuple[Path, ...] = (
     Path(__file__).parent / "templates",
     Path(__file__).parent / "tracking" / "templates",
     Path(__file__).parent / "survey" / "templates",
     PACKAGE_ROOT / "console" / "templates",
+    *(PACKAGE_ROOT / part / "templates" for part in PARTS),
 )
 
 
@@ -73,16 +76,30 @@ def negotiate(query: str | None, accept_language: str | None, shop_default: str 
     return DEFAULT_LOCALE
 
 
-@cache
-def translations(locale: str) -> Translations:
-    """The compiled catalog of ``locale`` (``de`` or ``en``)."""
-    path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+def catalog_paths(locale: str) -> list[Path]:
+    """The widgets' catalog of ``locale`` and those of the installed parts."""
+    name = Path(locale) / "LC_MESSAGES" / "messages.po"
+    extra = [PACKAGE_ROOT / part / "locales" / name for part in PARTS]
+    return [LOCALE_DIR / name, *(path for path in extra if path.exists())]
+
+
+def _compile(path: Path, locale: str) -> Translations:
     with path.open("rb") as source:
         catalog = read_po(source, locale=locale)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
     return Translations(buffer)
+
+
+@cache
+def translations(locale: str) -> Translations:
+    """The compiled catalogs of ``locale`` (``de`` or ``en``), merged into one."""
+    first, *others = catalog_paths(locale)
+    merged = _compile(first, locale)
+    for path in others:
+        merged.merge(_compile(path, locale))
+    return merged
 
 
 def gettext(locale: str, message: str) -> str:

@@ -1,15 +1,18 @@
-"""The widgets this collector serves. Another widget (recommendations, chat) plugs in by
-adding an object with a ``name`` and a ``render(ctx)`` here."""
+"""The widgets this collector serves: tracking and surveys, plus those of the optional parts
+(recommendations, chat), which offer theirs through a ``widgets()`` hook."""
 
 from __future__ import annotations
 
+from ..server import parts
 from ..server.store import Store
 from .config import WidgetSettings
 from .framework import Widget
 from .survey import SurveyWidget
 from .tracking import TrackingWidget
 
-WIDGETS: dict[str, Widget] = {widget.name: widget for widget in (TrackingWidget(), SurveyWidget())}
+WIDGETS: dict[str, Widget] = {
+    widget.name: widget for widget in (TrackingWidget(), SurveyWidget(), *parts.collect("widgets"))
+}
 
 
 def settings_for(store: Store) -> WidgetSettings:

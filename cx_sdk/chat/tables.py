@@ -1,0 +1,5 @@
+"""Live chat: its tables, registered on the collector's metadata."""
+
+from __future__ import annotations
+
+from ..server.tables import metadata as metadata

@@ -1,0 +1,52 @@
+"""The collector's optional parts and the hooks they offer.
+
+Each part is a package; a hook is a function of that name in its ``__init__`` (imported
+lazily inside, so that finding the hooks never imports a part's heavy modules):
+
+- ``routes()``: Starlette routes, mounted at the part's prefix ("" adds them at the root);
+- ``periodic()``: jobs ``(store, settings)`` every worker runs each ``CX_PERIODIC_SECONDS``;
+- ``projectors()``: ``(conn, shop_id, fresh, upsert)`` called inside every ingest
+  transaction with the newly stored events, for aggregates that must never scan the log;
+- ``widgets()``: storefront widgets for ``cx_sdk.widgets.registry``;
+- ``console_routes()`` / ``console_nav()``: pages under ``/console`` and their menu entries.
+
+A part that is not installed (ImportError) is left out, never an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+PARTS: dict[str, str] = {
+    "/integrations/shopify": "cx_sdk.integrations.shopify",
+    "/integrations/woocommerce": "cx_sdk.integrations.woocommerce",
+    "/widgets": "cx_sdk.widgets",
+    "/console": "cx_sdk.console",
+    "/chat": "cx_sdk.chat",
+    "/recommendations": "cx_sdk.recommend",
+    "": "cx_sdk.analytics",
+}
+
+
+@cache
+def hooks(name: str) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    """``(prefix, hook)`` for every installed part whose module defines ``name()``."""
+    found: list[tuple[str, Callable[[], Any]]] = []
+    for prefix, module_name in PARTS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        hook = getattr(module, name, None)
+        if callable(hook):
+            found.append((prefix, hook))
+    return tuple(found)
+
+
+@cache
+def collect(name: str) -> tuple[Any, ...]:
+    """Everything the parts' ``name()`` hooks return, flattened, in part order."""
+    return tuple(item for _, hook in hooks(name) for item in hook())
