@@ -17,11 +17,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, Table, and_, case, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
 from . import db, parts, projections
+from .bulk import BulkInsert
 from .ingest_rules import Prepared, prepare
 from .tables import (
     api_keys,
@@ -174,13 +174,14 @@ class Store:
     def _begin(self) -> Any:
         return _Writer(self)
 
-    def _insert(self, shape: str, table: Table, finish: Callable[[Any], Any]) -> Any:
-        """A dialect INSERT into ``table`` completed by ``finish`` (its ON CONFLICT clause),
-        built once per ``shape``: building these statements is costly in SQLAlchemy."""
+    def _bulk(
+        self, shape: str, table: Table, finish: Callable[[Any], Any] = lambda base: base
+    ) -> BulkInsert:
+        """The multi-row INSERT into ``table`` completed by ``finish`` (its ON CONFLICT and
+        RETURNING), kept per ``shape``: its SQL is compiled once per row count."""
         statement = self._statements.get(shape)
         if statement is None:
-            base = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
-            statement = self._statements[shape] = finish(base)
+            statement = self._statements[shape] = BulkInsert(self.engine.dialect, table, finish)
         return statement
 
     def _upsert(
@@ -194,6 +195,10 @@ class Store:
         """INSERT … ON CONFLICT (keys) DO UPDATE/NOTHING on either engine."""
         if not rows:
             return
+        if update_columns:
+            # One statement may not update a row twice (PostgreSQL): the last row wins, as it
+            # would have row by row.
+            rows = list({tuple(row[key] for key in keys): row for row in rows}.values())
 
         def finish(base: Any) -> Any:
             if not update_columns:
@@ -203,23 +208,20 @@ class Store:
                 set_={name: base.excluded[name] for name in update_columns},
             )
 
-        shape = f"upsert {table.name} {keys} {update_columns}"
-        conn.execute(self._insert(shape, table, finish), list(rows))
+        self._bulk(f"upsert {table.name} {keys} {update_columns}", table, finish).run(conn, rows)
 
     def _insert_new(
         self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
     ) -> set[str]:
         """Insert rows whose key is new; return the ``message_id`` of those inserted."""
-        if not rows:
-            return set()
-        statement = self._insert(
+        statement = self._bulk(
             f"insert-new {table.name} {keys}",
             table,
             lambda base: base.on_conflict_do_nothing(index_elements=list(keys)).returning(
                 table.c.message_id
             ),
         )
-        return {row[0] for row in conn.execute(statement, list(rows))}
+        return {row[0] for row in statement.run(conn, rows)}
 
     # --- shops and keys ------------------------------------------------------------------
 
@@ -449,7 +451,7 @@ class Store:
             if not change["traits"] and change["consent"] is None
         ]
         if seen_only:
-            conn.execute(self._touch_profiles_statement(), seen_only)
+            self._touch_profiles().run(conn, seen_only)
         changed = [user_id for user_id, c in changes.items() if c["traits"] or c["consent"]]
         if not changed:
             return
@@ -484,7 +486,7 @@ class Store:
             ("email_hash", "traits", "consent", "first_seen", "last_seen"),
         )
 
-    def _touch_profiles_statement(self) -> Any:
+    def _touch_profiles(self) -> BulkInsert:
         """Insert a profile or widen its first/last seen, in SQL both engines share."""
 
         def finish(base: Any) -> Any:
@@ -503,7 +505,7 @@ class Store:
                 },
             )
 
-        return self._insert("touch profiles", profiles, finish)
+        return self._bulk("touch profiles", profiles, finish)
 
     def _bump(self, conn: Connection, shop_id: str, name: str, amount: int) -> None:
         updated = conn.execute(
@@ -542,27 +544,29 @@ class Store:
     ) -> bool:
         """Persist a raw delivery before it is mapped; False when it was seen before."""
         with self._begin() as conn:
-            statement = self._insert(
+            statement = self._bulk(
                 "record webhook",
                 webhook_deliveries,
                 lambda base: base.on_conflict_do_nothing(
                     index_elements=["shop_id", "platform", "delivery_id"]
                 ).returning(webhook_deliveries.c.id),
             )
-            row = conn.execute(
-                statement,
-                {
-                    "shop_id": shop_id,
-                    "platform": platform,
-                    "delivery_id": delivery_id,
-                    "topic": topic,
-                    "user_id": user_id,
-                    "headers": headers,
-                    "body": body,
-                    "received_at": utcnow(),
-                },
-            ).first()
-        return row is not None
+            inserted = statement.run(
+                conn,
+                [
+                    {
+                        "shop_id": shop_id,
+                        "platform": platform,
+                        "delivery_id": delivery_id,
+                        "topic": topic,
+                        "user_id": user_id,
+                        "headers": headers,
+                        "body": body,
+                        "received_at": utcnow(),
+                    }
+                ],
+            )
+        return bool(inserted)
 
     def finish_webhook(
         self,

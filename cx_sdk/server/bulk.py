@@ -1,0 +1,133 @@
+"""Multi-row INSERTs compiled once by SQLAlchemy and run with plain driver parameters.
+
+SQLAlchemy's per-parameter processing (type processors, parameter dictionaries, the
+``insertmanyvalues`` rewrite) was the largest single cost of ingest: more than the SQLite
+write itself. Here SQLAlchemy still writes the SQL — the dialect's INSERT, its ON CONFLICT
+clause and RETURNING — once per row count; each call then only flattens the rows into a
+tuple, converting the two types the drivers don't take as they come (DateTime on SQLite,
+JSON everywhere) the way SQLAlchemy would have stored them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Connection, DateTime, Table, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+
+# Rows per statement: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters for any
+# of our tables, and large enough that a 500 KB batch is one or two statements.
+CHUNK = 250
+
+Convert = Callable[[Any], Any]
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """SQLAlchemy's SQLite storage format (always with microseconds, naive UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+def _converter(column_type: Any, dialect: str) -> Convert | None:
+    if isinstance(column_type, JSON):
+        return _json
+    if isinstance(column_type, DateTime) and dialect == "sqlite":
+        return _sqlite_datetime
+    return None
+
+
+class BulkInsert:
+    """``INSERT … VALUES (…), (…) [ON CONFLICT …] [RETURNING …]`` for one table and shape."""
+
+    def __init__(
+        self, dialect: Dialect, table: Table, finish: Callable[[Any], Any] = lambda base: base
+    ) -> None:
+        self.table = table
+        self.finish = finish
+        self.name = dialect.name
+        # Positional parameters on both drivers: a flat tuple is the cheapest thing to build.
+        dialect_class: Any = type(dialect)
+        self.dialect = dialect_class(paramstyle="qmark" if self.name == "sqlite" else "format")
+        self._compiled: dict[tuple[tuple[str, ...], int], tuple[str, list[Any] | None]] = {}
+
+    def _compile(self, keys: tuple[str, ...], count: int) -> tuple[str, list[Any] | None]:
+        """The SQL for ``count`` rows of ``keys`` and, per placeholder, the index into the
+        flattened row values (or a constant the statement itself binds); None for the
+        order the rows come in."""
+        found = self._compiled.get((keys, count))
+        if found is not None:
+            return found
+        width = len(keys)
+        base = (postgresql.insert if self.name == "postgresql" else sqlite.insert)(self.table)
+        values = [
+            {
+                key: bindparam(f"r{row}c{col}", type_=self.table.c[key].type)
+                for col, key in enumerate(keys)
+            }
+            for row in range(count)
+        ]
+        compiled = self.finish(base.values(values)).compile(dialect=self.dialect)
+        order: list[int | Any] = []
+        for name in compiled.positiontup or ():
+            if name.startswith("r") and "c" in name[1:]:
+                row_text, col_text = name[1:].split("c", 1)
+                if row_text.isdigit() and col_text.isdigit():
+                    order.append(int(row_text) * width + int(col_text))
+                    continue
+            order.append(_Constant(compiled.params[name]))
+        # Row-major with nothing else bound (the usual case): the flattened rows as they are.
+        plain = order == list(range(width * count))
+        found = self._compiled[(keys, count)] = (compiled.string, None if plain else order)
+        return found
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Insert ``rows`` (all with the same keys); the rows RETURNING gave, if any."""
+        if not rows:
+            return []
+        keys = tuple(rows[0])
+        values_of = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+        converters = [
+            (index, convert)
+            for index, key in enumerate(keys)
+            if (convert := _converter(self.table.c[key].type, self.name)) is not None
+        ]
+        returned: list[Any] = []
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            flat: list[Any] = []
+            for row in chunk:
+                values = list(values_of(row))
+                for index, convert in converters:
+                    values[index] = convert(values[index])
+                flat += values
+            sql, order = self._compile(keys, len(chunk))
+            params = (
+                flat
+                if order is None
+                else [flat[index] if isinstance(index, int) else index.value for index in order]
+            )
+            result = conn.exec_driver_sql(sql, tuple(params))
+            if result.returns_rows:
+                returned.extend(result.fetchall())
+        return returned
+
+
+class _Constant:
+    """A value the statement binds itself (not taken from the rows)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
