@@ -48,6 +48,22 @@ def _converter(column_type: Any, dialect: str) -> Convert | None:
     return None
 
 
+def _memoised(convert: Convert) -> Convert:
+    """A batch shares its receivedAt and sentAt and often its timestamps: convert each once."""
+    seen: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        found = seen.get(value, _MISSING)
+        if found is _MISSING:
+            found = seen[value] = convert(value)
+        return found
+
+    return cached
+
+
+_MISSING = object()
+
+
 class BulkInsert:
     """``INSERT … VALUES (…), (…) [ON CONFLICT …] [RETURNING …]`` for one table and shape."""
 
@@ -99,7 +115,7 @@ class BulkInsert:
         keys = tuple(rows[0])
         values_of = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
         converters = [
-            (index, convert)
+            (index, _memoised(convert) if convert is _sqlite_datetime else convert)
             for index, key in enumerate(keys)
             if (convert := _converter(self.table.c[key].type, self.name)) is not None
         ]

@@ -115,14 +115,18 @@ def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: U
         for item in items
         if item.event in SHIPMENT_EVENTS and item.wire["properties"].get("shipment_id")
     }
-    shipment_rows: dict[str, dict[str, Any]] = {
-        row.shipment_id: dict(row._mapping)
-        for row in conn.execute(
-            select(shipments).where(
-                shipments.c.shop_id == shop_id, shipments.c.shipment_id.in_(shipment_ids)
+    shipment_rows: dict[str, dict[str, Any]] = (
+        {
+            row.shipment_id: dict(row._mapping)
+            for row in conn.execute(
+                select(shipments).where(
+                    shipments.c.shop_id == shop_id, shipments.c.shipment_id.in_(shipment_ids)
+                )
             )
-        )
-    }
+        }
+        if shipment_ids
+        else {}
+    )
     timeline: list[dict[str, Any]] = []
     returns_touched: set[str] = set()
     for item in items:

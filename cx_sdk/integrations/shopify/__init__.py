@@ -39,7 +39,9 @@ def sweep_all_abandoned(store: Store, settings: Settings) -> int:
 
 def periodic() -> list[Callable[[Store, Settings], object]]:
     """Jobs the collector runs every ``CX_PERIODIC_SECONDS`` in each worker (idempotent)."""
-    return [sweep_all_abandoned]
+    from .reverse import link_all
+
+    return [sweep_all_abandoned, link_all]
 
 
 __all__ = ["periodic", "routes", "sweep_all_abandoned"]

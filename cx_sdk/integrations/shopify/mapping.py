@@ -893,14 +893,11 @@ def map_disposal(
 ) -> Outcome:
     """``reverse_fulfillment_orders/dispose``: the returned items arrived and were handled.
     The payload names only the reverse fulfillment order, so it maps once that order is
-    linked to a return (``link``: ``{"return_id", "order_id"}``)."""
+    linked to a return (``link``: ``{"return_id", "order_id"}``); until then it is pending."""
     if not isinstance(payload, Mapping):
         raise MappingError("reverse fulfillment order payload must be a JSON object")
     rfo_id = _id(payload.get("id"), "reverse fulfillment order id")
     outcome = Outcome(kind="reverse_fulfillment_order", key=rfo_id)
-    if not link or not link.get("return_id") or not link.get("order_id"):
-        outcome.note = f"reverse fulfillment order {rfo_id} is not linked to a known return"
-        return outcome
     kinds = sorted(
         {
             str(item.get("type"))
@@ -908,7 +905,13 @@ def map_disposal(
             if isinstance(item, Mapping) and item.get("type")
         }
     )
+    if not link or not link.get("return_id") or not link.get("order_id"):
+        # Kept until the return is known (``reverse.link_pending`` asks Shopify).
+        outcome.state = {"pending_kinds": kinds}
+        outcome.note = f"reverse fulfillment order {rfo_id} is not linked to a known return yet"
+        return outcome
     order_id = str(link["order_id"])
+    outcome.state = {"return_id": str(link["return_id"]), "order_id": order_id}
     props = {"order_id": order_id, "return_id": str(link["return_id"]), "note": ",".join(kinds)}
     who = dict(who or {"anonymous_id": order_fallback_id(order_id)})
     event = ReturnReceived(

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import delete, select
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +28,7 @@ from ...server.settings import Settings
 from ...server.store import Shop, Store
 from ...server.tables import integration_state, webhook_deliveries
 from ..owners import order_owner
-from . import mapping, signature
+from . import mapping, reverse, signature
 from .mapping import PLATFORM, MappingError, Outcome
 
 log = logging.getLogger("cx.integrations.shopify")
@@ -220,7 +221,9 @@ def erase_states(store: Store, shop_id: str, user_id: str | None, email: str | N
                 integration_state.c.kind, integration_state.c.key, integration_state.c.value
             ).where(
                 integration_state.c.shop_id == shop_id,
-                integration_state.c.kind.in_(["order", "checkout", "fulfillment", "return"]),
+                integration_state.c.kind.in_(
+                    ["order", "checkout", "fulfillment", "return", reverse.KIND]
+                ),
             )
         ).all()
     doomed = {
@@ -232,7 +235,8 @@ def erase_states(store: Store, shop_id: str, user_id: str | None, email: str | N
     doomed |= {
         (row.kind, row.key)
         for row in rows
-        if row.kind in ("fulfillment", "return") and dict(row.value).get("order_id") in orders
+        if row.kind in ("fulfillment", "return", reverse.KIND)
+        and dict(row.value).get("order_id") in orders
     }
     if not doomed:
         return 0
@@ -360,7 +364,7 @@ async def receive(request: Request) -> Response:
     )
     if outcome is None:
         return JSONResponse({"status": "ignored", "topic": topic})
-    return JSONResponse(
+    response = JSONResponse(
         {
             "status": "processed",
             "delivery": webhook_id,
@@ -368,6 +372,10 @@ async def receive(request: Request) -> Response:
             **({"note": outcome.note} if outcome.note else {}),
         }
     )
+    if topic == reverse.TOPIC and outcome.state and "pending_kinds" in outcome.state:
+        # Ask Shopify which return this was once the webhook is answered, not while it waits.
+        response.background = BackgroundTask(reverse.link_shop, store, shop.id)
+    return response
 
 
 def uninstall(store: Store, shop: Shop) -> None:
