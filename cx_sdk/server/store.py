@@ -157,6 +157,7 @@ class Store:
         self._key_cache: dict[str, tuple[float, str | None]] = {}
         self._shop_cache: dict[str, tuple[float, Shop | None]] = {}
         self._statements: dict[str, Any] = {}
+        self._write_connection: Connection | None = None
         self.key_cache_seconds = 5.0
 
     @classmethod
@@ -167,7 +168,16 @@ class Store:
         return cls(engine)
 
     def close(self) -> None:
+        if self._write_connection is not None:
+            self._write_connection.close()
+            self._write_connection = None
         self.engine.dispose()
+
+    def _writer_connection(self) -> Connection:
+        """The connection SQLite writes go through (held under ``_write_lock``)."""
+        if self._write_connection is None or self._write_connection.closed:
+            self._write_connection = self.engine.connect()
+        return self._write_connection
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -945,14 +955,19 @@ class _Writer:
 
     def __enter__(self) -> Connection:
         lock = self.store._write_lock
-        if lock is not None:
-            lock.acquire()
-        try:
+        if lock is None:
             self._context = self.store.engine.begin()
             connection: Connection = self._context.__enter__()
+            return connection
+        lock.acquire()
+        try:
+            # SQLite has one writer: it keeps one connection instead of a pool checkout (and
+            # its reset) per transaction.
+            connection = self.store._writer_connection()
+            self._context = connection.begin()
+            self._context.__enter__()
         except BaseException:
-            if lock is not None:
-                lock.release()
+            lock.release()
             raise
         return connection
 
