@@ -67,11 +67,15 @@ class Prepared:
 
 
 def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
 
 
 def _minimise(values: dict[str, Any], drop: frozenset[str]) -> dict[str, Any]:
     """Replace an email by its hash and drop contact fields."""
+    if "email" not in values and drop.isdisjoint(values):
+        return values  # the usual case: nothing to take out, nothing to copy
     out = {key: value for key, value in values.items() if key not in drop}
     email = out.pop("email", None)
     if isinstance(email, str) and email.strip():
@@ -141,8 +145,8 @@ def prepare(
         message_id=model.message_id,
         type=model.type,
         event=event,
-        stage=stage.value if stage else None,
-        channel=model.channel.value,
+        stage=str(stage) if stage else None,
+        channel=str(model.channel),
         user_id=model.user_id,
         anonymous_id=model.anonymous_id,
         timestamp=corrected,
