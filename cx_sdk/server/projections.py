@@ -7,6 +7,7 @@ shipment's status only changes for a newer ``status_at``.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -175,6 +176,8 @@ def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: U
     upsert(conn, order_timeline, timeline, ("shop_id", "message_id"), ())
     for order_id in returns_touched:
         _newest_return_status(conn, shop_id, rows[order_id])
+    for row in rows.values():
+        row["revision"] = secrets.token_hex(8)
     _save_rows(conn, orders, rows.values(), upsert)
     _save_rows(conn, shipments, shipment_rows.values(), upsert)
 

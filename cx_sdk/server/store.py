@@ -16,7 +16,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
@@ -113,6 +125,36 @@ class ShipmentView:
     delivered_at: datetime | None
     status_at: datetime
     events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class OrderHead:
+    order_id: str
+    user_id: str | None
+    email_hash: str | None
+    revision: str | None
+
+
+def _order_by_ref(*columns: Any) -> Any:
+    """``columns`` of the order a shopper's reference names: its id first, else its number."""
+    ref: Any = bindparam("ref")
+    return (
+        select(*columns)
+        .where(
+            orders.c.shop_id == bindparam("shop"),
+            or_(orders.c.order_id == ref, orders.c.order_number == ref),
+        )
+        .order_by((orders.c.order_id == ref).desc())
+        .limit(1)
+    )
+
+
+# Built once: building a statement costs more than running it against SQLite.
+_SHOP = select(shops).where(shops.c.id == bindparam("shop"))
+_ORDER = _order_by_ref(orders)
+_ORDER_HEAD = _order_by_ref(
+    orders.c.order_id, orders.c.user_id, orders.c.email_hash, orders.c.revision
+)
 
 
 @dataclass(frozen=True)
@@ -274,11 +316,12 @@ class Store:
 
     def get_shop(self, shop_id: str) -> Shop | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(shops).where(shops.c.id == shop_id)).first()
+            row = conn.execute(_SHOP, {"shop": shop_id}).first()
         return None if row is None else _shop(row)
 
-    def _cached_shop(self, shop_id: str) -> Shop | None:
-        """``get_shop`` for the ingest hot path, cached like keys (same expiry)."""
+    def cached_shop(self, shop_id: str) -> Shop | None:
+        """``get_shop`` for hot paths (ingest, widgets), cached like keys (same expiry) and
+        forgotten on any change made through this store."""
         now = time.monotonic()
         hit = self._shop_cache.get(shop_id)
         if hit is not None and hit[0] > now:
@@ -379,7 +422,7 @@ class Store:
         The same path serves ``/v1/batch`` and every integration: a fact stored once is
         stored once, whoever delivers it.
         """
-        shop = self._cached_shop(shop_id)
+        shop = self.cached_shop(shop_id)
         if shop is None:
             raise KeyError(shop_id)
         received = naive_utc(received_at) if received_at else utcnow()
@@ -733,18 +776,17 @@ class Store:
             "timeline": timeline,
         }
 
+    def order_head(self, shop_id: str, order_ref: str) -> OrderHead | None:
+        """Who an order (by platform id or number) belongs to, and its revision: enough to
+        check a shopper's proof and a cached rendering without loading the order."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_ORDER_HEAD, {"shop": shop_id, "ref": order_ref}).first()
+        return None if row is None else OrderHead(*row)
+
     def get_order(self, shop_id: str, order_ref: str) -> OrderView | None:
         """The order by platform id or by the number the shopper knows."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(orders)
-                .where(
-                    orders.c.shop_id == shop_id,
-                    or_(orders.c.order_id == order_ref, orders.c.order_number == order_ref),
-                )
-                .order_by((orders.c.order_id == order_ref).desc())
-                .limit(1)
-            ).first()
+            row = conn.execute(_ORDER, {"shop": shop_id, "ref": order_ref}).first()
             if row is None:
                 return None
             shipment_rows = conn.execute(

@@ -127,6 +127,9 @@ orders = Table(
     Column("paid_at", DateTime, nullable=True),
     Column("cancelled_at", DateTime, nullable=True),
     Column("updated_at", DateTime, nullable=False),
+    # New on every write of the projection (any event, in any order): what caches of views
+    # rendered from it (the tracking widget) are keyed on.
+    Column("revision", String(32), nullable=True),
     Index("ix_orders_shop_number", "shop_id", "order_number"),
     Index("ix_orders_shop_user", "shop_id", "user_id"),
 )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from ..events import SurveyType
 from .i18n import LOCALES
@@ -41,6 +41,13 @@ class ConfigError(ValueError):
 
     def translated(self, gettext: Callable[[str], str]) -> str:
         return gettext(self.template) % self.params
+
+
+# Read on every render: built once (building costs more than running it on SQLite).
+_SETTINGS = select(widget_settings).where(
+    widget_settings.c.shop_id == bindparam("shop"),
+    widget_settings.c.widget == bindparam("widget"),
+)
 
 
 @dataclass(frozen=True)
@@ -177,11 +184,7 @@ class WidgetSettings:
     def get(self, shop_id: str, widget: str) -> WidgetConfig:
         self._check_name(widget)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(widget_settings).where(
-                    widget_settings.c.shop_id == shop_id, widget_settings.c.widget == widget
-                )
-            ).first()
+            row = conn.execute(_SETTINGS, {"shop": shop_id, "widget": widget}).first()
         if row is None:
             return WidgetConfig(widget)
         return WidgetConfig(

@@ -77,6 +77,11 @@ def _shop_or_none(request: Request) -> Shop | None:
     shop_id = request.path_params["shop_id"]
     if len(shop_id) > 40 or "\x00" in shop_id:
         return None
+    # Cached for a few seconds like write keys; a shop whose signing key is not created yet
+    # is read fresh, so that no worker creates a second one from a stale copy.
+    shop = store.cached_shop(shop_id)
+    if shop is not None and has_shop_key(request.app.state.settings, shop):
+        return shop
     return store.get_shop(shop_id)
 
 

@@ -241,3 +241,70 @@ def test_an_unknown_client_address_is_never_throttled() -> None:
     throttle.failed("198.51.100.7")
     throttle.failed("198.51.100.7")
     assert throttle.blocked("198.51.100.7") and not throttle.blocked("198.51.100.8")
+
+
+def test_a_repeated_lookup_is_served_without_loading_the_order_again(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    from sqlalchemy import event as sa_event
+
+    full_journey(store, shop.shop.id)
+    first = get(client, shop, order="#1001", email=EMAIL, locale="de")
+    statements: list[str] = []
+
+    def spy(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.lower())
+
+    sa_event.listen(store.engine, "before_cursor_execute", spy)
+    try:
+        again = get(client, shop, order="#1001", email=EMAIL, locale="de")
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", spy)
+    assert again == first
+    assert not [s for s in statements if "order_timeline" in s or "shipments" in s]
+
+
+def test_a_new_carrier_event_shows_on_the_next_render(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    ingest(store, shop.shop.id, placed(), shipped())
+    before = get(client, shop, order="#1001", email=EMAIL, locale="en")
+    assert "Out for delivery" not in before
+    ingest(store, shop.shop.id, status("out_for_delivery", T0 + timedelta(days=2)))
+    assert "Out for delivery" in get(client, shop, order="#1001", email=EMAIL, locale="en")
+
+
+def test_a_late_arriving_older_event_also_shows_on_the_next_render(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    ingest(
+        store, shop.shop.id, placed(), shipped(), status("out_for_delivery", T0 + timedelta(days=3))
+    )
+    before = get(client, shop, order="#1001", email=EMAIL, locale="en")
+    assert "Hub Kassel" not in before
+    late = status("in_transit", T0 + timedelta(days=2), city="Hub Kassel")
+    ingest(store, shop.shop.id, late)
+    assert "Hub Kassel" in get(client, shop, order="#1001", email=EMAIL, locale="en")
+
+
+def test_changed_widget_texts_show_on_the_next_render(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    from cx_sdk.widgets.config import WidgetConfig
+    from cx_sdk.widgets.registry import settings_for
+
+    full_journey(store, shop.shop.id)
+    assert "Ihre Lieferung" not in get(client, shop, order="#1001", email=EMAIL, locale="de")
+    settings_for(store).save(
+        shop.shop.id, WidgetConfig("tracking", texts={"de": {"title": "Ihre Lieferung"}})
+    )
+    assert "Ihre Lieferung" in get(client, shop, order="#1001", email=EMAIL, locale="de")
+
+
+def test_a_cached_rendering_never_answers_a_wrong_email(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    full_journey(store, shop.shop.id)
+    assert "Bestellung #1001" in get(client, shop, order="#1001", email=EMAIL, locale="de")
+    wrong = get(client, shop, order="#1001", email="someone@example.org", locale="de")
+    assert "Bestellung #1001" not in wrong and "89,90" not in wrong

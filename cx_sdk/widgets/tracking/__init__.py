@@ -4,9 +4,11 @@ placed with, or plus a customer token a platform integration signed for a logged
 from __future__ import annotations
 
 import hmac
+from collections.abc import Hashable
 
 from ...privacy import hash_email
-from ...server.store import OrderView, Store
+from ...server.store import OrderHead, OrderView, Store
+from ..cache import RenderCache
 from ..framework import RenderContext
 from ..throttle import TRACKING_LOOKUPS
 from ..tokens import TokenError, sign, verify
@@ -33,7 +35,7 @@ def _candidates(order_ref: str) -> list[str]:
     return [order_ref, f"#{order_ref}"]  # Shopify numbers are shown as "#1001"
 
 
-def lookup(store: Store, shop_id: str, order_ref: str, email: str) -> OrderView | None:
+def lookup(store: Store, shop_id: str, order_ref: str, email: str) -> OrderHead | None:
     """The order when number/id and email belong together; None for every other case, so a
     wrong pair cannot be told apart from a missing order."""
     email = email.strip()
@@ -41,18 +43,18 @@ def lookup(store: Store, shop_id: str, order_ref: str, email: str) -> OrderView 
         return None
     digest = hash_email(email)
     for ref in _candidates(order_ref):
-        order = store.get_order(shop_id, ref)
-        if order is not None:
-            stored = order.email_hash or ""
+        head = store.order_head(shop_id, ref)
+        if head is not None:
+            stored = head.email_hash or ""
             if hmac.compare_digest(stored.encode(), digest.encode()) and stored:
-                return order
+                return head
             return None
     return None
 
 
 def lookup_for_customer(
     store: Store, key: bytes, shop_id: str, order_ref: str, token: str
-) -> OrderView | None:
+) -> OrderHead | None:
     """The order when it belongs to the customer the token was signed for."""
     try:
         data = verify(key, CUSTOMER_PURPOSE, token)
@@ -62,20 +64,30 @@ def lookup_for_customer(
     if data.get("s") != shop_id or not user_id:
         return None
     for ref in _candidates(order_ref):
-        order = store.get_order(shop_id, ref)
-        if order is not None:
-            owner = order.user_id or ""
-            return order if owner and hmac.compare_digest(owner, user_id) else None
+        head = store.order_head(shop_id, ref)
+        if head is not None:
+            owner = head.user_id or ""
+            return head if owner and hmac.compare_digest(owner, user_id) else None
     return None
 
 
-def verified_order(ctx: RenderContext) -> OrderView | None:
+def verified_head(ctx: RenderContext) -> OrderHead | None:
     order_ref = ctx.params.get("order", "")
     if ctx.params.get("customer"):
         return lookup_for_customer(
             ctx.store, ctx.key, ctx.shop.id, order_ref, ctx.params["customer"]
         )
     return lookup(ctx.store, ctx.shop.id, order_ref, ctx.params.get("email", ""))
+
+
+def verified_order(ctx: RenderContext) -> OrderView | None:
+    """The whole order, once the shopper's proof matches it."""
+    head = verified_head(ctx)
+    return ctx.store.get_order(ctx.shop.id, head.order_id) if head else None
+
+
+# Tracking pages are reloaded far more often than orders change.
+RENDERED = RenderCache()
 
 
 class TrackingWidget:
@@ -95,7 +107,11 @@ class TrackingWidget:
         elif TRACKING_LOOKUPS.blocked(ctx.client):
             state = "throttled"
         else:
-            order = verified_order(ctx)
+            head = verified_head(ctx)
+            key = head and head.revision and self._cache_key(ctx, head, order_ref, proof)
+            if key and (cached := RENDERED.get(key)) is not None:
+                return cached
+            order = ctx.store.get_order(ctx.shop.id, head.order_id) if head else None
             if order is None:
                 TRACKING_LOOKUPS.failed(ctx.client)
                 state = "not_found"
@@ -108,7 +124,7 @@ class TrackingWidget:
                     {"s": ctx.shop.id, "w": self.name, "o": order.order_id, "u": order.user_id},
                     ttl_seconds=86400,
                 )
-        return ctx.render(
+        html = ctx.render(
             "tracking.html",
             state=state,
             view=view,
@@ -119,4 +135,26 @@ class TrackingWidget:
             explanations=labels.EXPLANATIONS,
             punctuality=labels.PUNCTUALITY,
             returns=labels.RETURNS,
+        )
+        if state == "found" and key:
+            RENDERED.put(key, html)
+        return html
+
+    @staticmethod
+    def _cache_key(ctx: RenderContext, head: OrderHead, order_ref: str, proof: str) -> Hashable:
+        """Everything the found-state fragment depends on (see ``cache.RenderCache``)."""
+        config = ctx.config
+        return (
+            ctx.shop.id,
+            head.order_id,
+            head.revision,
+            order_ref,
+            proof,
+            ctx.locale,
+            ctx.page,
+            ctx.shop.default_locale,
+            ctx.now.date(),
+            config.placement,
+            repr(config.texts),
+            repr(config.colours),
         )

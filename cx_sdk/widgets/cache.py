@@ -1,0 +1,48 @@
+"""Rendered fragments kept by everything they were rendered from.
+
+A key names the inputs completely (the order's revision, the widget's settings, locale, day,
+what the shopper typed), so a hit is exactly what a fresh render would give: a change to the
+order or to the merchant's settings makes a new key, and the next render shows it. Entries
+also expire, which bounds the age of the signed tokens inside a cached fragment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+
+
+class RenderCache:
+    def __init__(self, size: int = 4096, seconds: float = 600.0) -> None:
+        self.size = size
+        self.seconds = seconds
+        self._entries: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> str | None:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= now:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Hashable, html: str) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self.seconds, html)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
