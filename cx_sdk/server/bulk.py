@@ -48,6 +48,22 @@ def _converter(column_type: Any, dialect: str) -> Convert | None:
     return None
 
 
+def _memoised(convert: Convert) -> Convert:
+    """A batch shares its receivedAt and sentAt and often its timestamps: convert each once."""
+    seen: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        found = seen.get(value, _MISSING)
+        if found is _MISSING:
+            found = seen[value] = convert(value)
+        return found
+
+    return cached
+
+
+_MISSING = object()
+
+
 class BulkInsert:
     """``INSERT … VALUES (…), (…) [ON CONFLICT …] [RETURNING …]`` for one table and shape."""
 
@@ -99,13 +115,10 @@ class BulkInsert:
         keys = tuple(rows[0])
         values_of = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
         converters = [
-            (index, convert)
+            (index, _memoised(convert) if convert is _sqlite_datetime else convert)
             for index, key in enumerate(keys)
             if (convert := _converter(self.table.c[key].type, self.name)) is not None
         ]
-        # A batch shares its receivedAt and sentAt and often its timestamps, and most JSON
-        # columns hold the same {} or null: each distinct value is converted once.
-        seen: dict[tuple[Convert, object], Any] = {}
         returned: list[Any] = []
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
@@ -113,19 +126,7 @@ class BulkInsert:
             for row in chunk:
                 values = list(values_of(row))
                 for index, convert in converters:
-                    value = values[index]
-                    memo: tuple[Convert, object]
-                    if value is None or type(value) is datetime:
-                        memo = (convert, value)
-                    elif type(value) is dict and not value:
-                        memo = (convert, _EMPTY)
-                    else:
-                        values[index] = convert(value)
-                        continue
-                    found = seen.get(memo, _EMPTY)
-                    if found is _EMPTY:
-                        found = seen[memo] = convert(value)
-                    values[index] = found
+                    values[index] = convert(values[index])
                 flat += values
             sql, order = self._compile(keys, len(chunk))
             params = (
@@ -137,9 +138,6 @@ class BulkInsert:
             if result.returns_rows:
                 returned.extend(result.fetchall())
         return returned
-
-
-_EMPTY = object()
 
 
 class _Constant:

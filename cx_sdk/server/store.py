@@ -11,6 +11,7 @@ import secrets as secrets_module
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -200,6 +201,9 @@ class Store:
         self._shop_cache: dict[str, tuple[float, Shop | None]] = {}
         self._statements: dict[str, Any] = {}
         self._write_connection: Connection | None = None
+        self._readers = threading.local()
+        self._readers_lock = threading.Lock()
+        self._reader_connections: list[Connection] = []
         self.key_cache_seconds = 5.0
 
     @classmethod
@@ -209,7 +213,31 @@ class Store:
             db.upgrade(engine)
         return cls(engine)
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for short reads on hot paths. On SQLite each thread keeps its own open:
+        a pool checkout and return cost more than the indexed read itself. Nothing stays
+        open between reads (SQLite starts no transaction for a SELECT; the rollback ends
+        SQLAlchemy's)."""
+        if self._write_lock is None:
+            with self.engine.connect() as conn:
+                yield conn
+            return
+        kept: Connection | None = getattr(self._readers, "conn", None)
+        if kept is None or kept.closed:
+            kept = self._readers.conn = self.engine.connect()
+            with self._readers_lock:
+                self._reader_connections.append(kept)
+        try:
+            yield kept
+        finally:
+            kept.rollback()
+
     def close(self) -> None:
+        with self._readers_lock:
+            for reader in self._reader_connections:
+                reader.close()
+            self._reader_connections.clear()
         if self._write_connection is not None:
             self._write_connection.close()
             self._write_connection = None
@@ -315,7 +343,7 @@ class Store:
         return CreatedShop(shop, write_key, admin_token)
 
     def get_shop(self, shop_id: str) -> Shop | None:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(_SHOP, {"shop": shop_id}).first()
         return None if row is None else _shop(row)
 
@@ -779,7 +807,7 @@ class Store:
     def order_head(self, shop_id: str, order_ref: str) -> OrderHead | None:
         """Who an order (by platform id or number) belongs to, and its revision: enough to
         check a shopper's proof and a cached rendering without loading the order."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(_ORDER_HEAD, {"shop": shop_id, "ref": order_ref}).first()
         return None if row is None else OrderHead(*row)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from ..events import SurveyType
 from .i18n import LOCALES
@@ -169,9 +170,16 @@ def _now() -> datetime:
 class WidgetSettings:
     """Reads and writes the widget tables of one engine, always scoped by shop."""
 
-    def __init__(self, engine: Engine, known: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        known: tuple[str, ...],
+        reading: Callable[[], AbstractContextManager[Connection]] | None = None,
+    ) -> None:
         self.engine = engine
         self.known = known
+        # Where the per-render read goes (the store's kept connection); the engine otherwise.
+        self.reading = reading or engine.connect
 
     def _check_name(self, widget: str) -> None:
         if widget not in self.known:
@@ -183,7 +191,7 @@ class WidgetSettings:
 
     def get(self, shop_id: str, widget: str) -> WidgetConfig:
         self._check_name(widget)
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(_SETTINGS, {"shop": shop_id, "widget": widget}).first()
         if row is None:
             return WidgetConfig(widget)
