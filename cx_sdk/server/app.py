@@ -97,12 +97,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if own_store:
             app.state.store.close()
 
+    # The hot paths first (routes are tried in order): ingest, then the parts (widgets).
     routes: list[BaseRoute] = [
+        *ingest.routes(),
+        *plugin_routes(),
+        *api.routes(),
         Route("/healthz", _health, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
-        *ingest.routes(),
-        *api.routes(),
-        *plugin_routes(),
     ]
     app = Starlette(
         routes=routes,

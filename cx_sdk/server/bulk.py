@@ -64,6 +64,38 @@ def _memoised(convert: Convert) -> Convert:
 _MISSING = object()
 
 
+def positional(dialect: Dialect) -> Dialect:
+    """``dialect`` with positional parameters on both drivers: a flat tuple is the cheapest
+    thing to build per call."""
+    dialect_class: Any = type(dialect)
+    made: Dialect = dialect_class(paramstyle="qmark" if dialect.name == "sqlite" else "format")
+    return made
+
+
+class PointRead:
+    """A SELECT of one row, compiled once and run on the driver's cursor: for reads on every
+    widget render, where SQLAlchemy's execution and result machinery cost more than the
+    indexed read. Rows come back as the driver gives them (JSON as text on SQLite)."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=positional(dialect))
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        # Values the statement binds itself (a LIMIT), used where the caller gives none.
+        self.constants: dict[str, Any] = dict(compiled.params)
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        values = tuple(
+            params[name] if name in params else self.constants[name] for name in self.names
+        )
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(self.sql, values)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+
 class BulkInsert:
     """``INSERT … VALUES (…), (…) [ON CONFLICT …] [RETURNING …]`` for one table and shape."""
 
@@ -73,9 +105,7 @@ class BulkInsert:
         self.table = table
         self.finish = finish
         self.name = dialect.name
-        # Positional parameters on both drivers: a flat tuple is the cheapest thing to build.
-        dialect_class: Any = type(dialect)
-        self.dialect = dialect_class(paramstyle="qmark" if self.name == "sqlite" else "format")
+        self.dialect = positional(dialect)
         self._compiled: dict[tuple[tuple[str, ...], int], tuple[str, list[Any] | None]] = {}
 
     def _compile(self, keys: tuple[str, ...], count: int) -> tuple[str, list[Any] | None]:

@@ -20,10 +20,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+# In the order their routes are tried: the storefront's widgets first.
 PARTS: dict[str, str] = {
+    "/widgets": "cx_sdk.widgets",
     "/integrations/shopify": "cx_sdk.integrations.shopify",
     "/integrations/woocommerce": "cx_sdk.integrations.woocommerce",
-    "/widgets": "cx_sdk.widgets",
     "/console": "cx_sdk.console",
     "/chat": "cx_sdk.chat",
     "/recommendations": "cx_sdk.recommend",

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
 from . import db, parts, projections
-from .bulk import BulkInsert
+from .bulk import BulkInsert, PointRead
 from .ingest_rules import Prepared, prepare
 from .tables import (
     api_keys,
@@ -199,7 +199,7 @@ class Store:
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
         self._key_cache: dict[str, tuple[float, str | None]] = {}
         self._shop_cache: dict[str, tuple[float, Shop | None]] = {}
-        self._statements: dict[str, Any] = {}
+        self._statements: dict[Any, Any] = {}
         self._write_connection: Connection | None = None
         self._readers = threading.local()
         self._readers_lock = threading.Lock()
@@ -232,6 +232,14 @@ class Store:
             yield kept
         finally:
             kept.rollback()
+
+    def point_read(self, statement: Any, params: dict[str, Any]) -> Any:
+        """One row of a prebuilt SELECT through the driver (``bulk.PointRead``)."""
+        read = self._statements.get(statement)
+        if read is None:
+            read = self._statements[statement] = PointRead(statement, self.engine.dialect)
+        with self.reading() as conn:
+            return read.run(conn, params)
 
     def close(self) -> None:
         with self._readers_lock:
@@ -807,8 +815,7 @@ class Store:
     def order_head(self, shop_id: str, order_ref: str) -> OrderHead | None:
         """Who an order (by platform id or number) belongs to, and its revision: enough to
         check a shopper's proof and a cached rendering without loading the order."""
-        with self.reading() as conn:
-            row = conn.execute(_ORDER_HEAD, {"shop": shop_id, "ref": order_ref}).first()
+        row = self.point_read(_ORDER_HEAD, {"shop": shop_id, "ref": order_ref})
         return None if row is None else OrderHead(*row)
 
     def get_order(self, shop_id: str, order_ref: str) -> OrderView | None:

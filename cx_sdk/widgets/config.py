@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+import orjson
+from sqlalchemy import Engine, bindparam, select
 
 from ..events import SurveyType
 from .i18n import LOCALES
@@ -45,7 +45,12 @@ class ConfigError(ValueError):
 
 
 # Read on every render: built once (building costs more than running it on SQLite).
-_SETTINGS = select(widget_settings).where(
+_SETTINGS = select(
+    widget_settings.c.enabled,
+    widget_settings.c.placement,
+    widget_settings.c.texts,
+    widget_settings.c.colours,
+).where(
     widget_settings.c.shop_id == bindparam("shop"),
     widget_settings.c.widget == bindparam("widget"),
 )
@@ -167,6 +172,11 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _json(value: Any) -> Any:
+    """A JSON column as read by the driver: text on SQLite, already parsed elsewhere."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 class WidgetSettings:
     """Reads and writes the widget tables of one engine, always scoped by shop."""
 
@@ -174,12 +184,12 @@ class WidgetSettings:
         self,
         engine: Engine,
         known: tuple[str, ...],
-        reading: Callable[[], AbstractContextManager[Connection]] | None = None,
+        point_read: Callable[[Any, dict[str, Any]], Any] | None = None,
     ) -> None:
         self.engine = engine
         self.known = known
-        # Where the per-render read goes (the store's kept connection); the engine otherwise.
-        self.reading = reading or engine.connect
+        # How the per-render read runs (the store's driver-level read); SQLAlchemy otherwise.
+        self.point_read = point_read or self._read
 
     def _check_name(self, widget: str) -> None:
         if widget not in self.known:
@@ -191,17 +201,21 @@ class WidgetSettings:
 
     def get(self, shop_id: str, widget: str) -> WidgetConfig:
         self._check_name(widget)
-        with self.reading() as conn:
-            row = conn.execute(_SETTINGS, {"shop": shop_id, "widget": widget}).first()
+        row = self.point_read(_SETTINGS, {"shop": shop_id, "widget": widget})
         if row is None:
             return WidgetConfig(widget)
+        enabled, placement, texts, colours = row
         return WidgetConfig(
             widget=widget,
-            enabled=bool(row.enabled),
-            placement=row.placement,
-            texts=dict(row.texts or {}),
-            colours={**DEFAULT_COLOURS, **dict(row.colours or {})},
+            enabled=bool(enabled),
+            placement=placement,
+            texts=dict(_json(texts) or {}),
+            colours={**DEFAULT_COLOURS, **dict(_json(colours) or {})},
         )
+
+    def _read(self, statement: Any, params: dict[str, Any]) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(statement, params).first()
 
     def all(self, shop_id: str) -> list[WidgetConfig]:
         return [self.get(shop_id, name) for name in self.known]

@@ -17,4 +17,4 @@ WIDGETS: dict[str, Widget] = {
 
 def settings_for(store: Store) -> WidgetSettings:
     """The widget settings kept in ``store``'s database."""
-    return WidgetSettings(store.engine, tuple(WIDGETS), store.reading)
+    return WidgetSettings(store.engine, tuple(WIDGETS), store.point_read)

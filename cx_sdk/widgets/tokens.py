@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 import time
+from functools import lru_cache
 from typing import Any
 
 from ..server.settings import Settings
@@ -68,13 +69,18 @@ def has_shop_key(settings: Settings, shop: Shop) -> bool:
     return bool(settings.secret_key or shop.secrets.get(SHOP_SECRET_NAME))
 
 
+@lru_cache(maxsize=4096)
+def _derived_key(secret_key: str, shop_id: str) -> bytes:
+    return hmac.new(
+        secret_key.encode("utf-8"), f"widgets:{shop_id}".encode(), hashlib.sha256
+    ).digest()
+
+
 def shop_key(store: Store, settings: Settings, shop: Shop) -> bytes:
     """The shop's signing key: derived from ``CX_SECRET_KEY`` when set, else a random key kept
     with the shop's secrets so every worker and every restart agrees on it."""
     if settings.secret_key:
-        return hmac.new(
-            settings.secret_key.encode("utf-8"), f"widgets:{shop.id}".encode(), hashlib.sha256
-        ).digest()
+        return _derived_key(settings.secret_key, shop.id)
     stored = shop.secrets.get(SHOP_SECRET_NAME)
     if not stored:
         store.update_shop_secrets(shop.id, **{SHOP_SECRET_NAME: secrets.token_hex(32)})
