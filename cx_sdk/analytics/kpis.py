@@ -282,7 +282,11 @@ def _funnel(data: _Data, period: Period) -> dict[str, Any]:
                 "drop_off": _ratio(previous - nested[index], previous) if index else None,
             }
         )
-    return {"funnel": funnel, "conversion_rate": _ratio(nested[-1], nested[0])}
+    viewed, ordered = steps_in_order[0], steps_in_order[-1]
+    # Viewers who ordered, over viewers: a "buy now" that skips the cart still converts, and an
+    # order without a view (placed by phone, say) cannot push the rate past 1.
+    converted = sum(1 for s in reached.values() if s & viewed and s & ordered)
+    return {"funnel": funnel, "conversion_rate": _ratio(converted, raw[0])}
 
 
 def _orders(data: _Data, period: Period, sums: dict[str, dict[str, float]]) -> dict[str, Any]:
