@@ -16,7 +16,7 @@ from cx_sdk.analytics.kpis import Period
 from cx_sdk.analytics.rebuild import rebuild
 from cx_sdk.server import CreatedShop, Store
 
-from .conftest import PERIOD, ingest_all, kpis
+from .conftest import ingest_all, kpis
 from .dataset import ev, week
 
 
