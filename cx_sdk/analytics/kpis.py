@@ -81,7 +81,7 @@ def choose_bucket(period: Period, requested: str | None) -> str:
         if requested not in BUCKETS:
             raise PeriodError(f"bucket: must be one of {', '.join(BUCKETS)}, got {requested!r}")
         return requested
-    return "day" if period.days <= 31 else "week" if period.days <= 183 else "month"
+    return "day" if period.days <= 14 else "week" if period.days <= 120 else "month"
 
 
 def buckets(period: Period, bucket: str) -> list[Period]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from starlette.testclient import TestClient
 
 from cx_sdk.server import CreatedShop, Store
@@ -56,4 +58,12 @@ def test_bad_periods_are_refused_with_what_is_wrong(
 
 def test_the_default_period_is_the_last_30_days(client: TestClient, week_shop: CreatedShop) -> None:
     body = client.get("/api/v1/kpis", headers=bearer(week_shop.admin_token)).json()
-    assert len(body["trend"]) == 30 and body["bucket"] == "day"
+    assert body["bucket"] == "week"
+    assert [b["to"] for b in body["trend"]][-1] == body["to"]
+    assert (
+        sum(
+            (date.fromisoformat(b["to"]) - date.fromisoformat(b["from"])).days + 1
+            for b in body["trend"]
+        )
+        == 30
+    )
