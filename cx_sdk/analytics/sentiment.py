@@ -8,6 +8,7 @@ word or phrase a weight from −3 to +3, and a few rules adjust it:
   ("gefällt mir nicht");
 - intensifiers ("sehr", "really") and dampeners ("etwas", "a bit") scale the next weight;
 - after "aber"/"but" the clause counts more than before it;
+- praise inside a question counts little ("Ist der Rucksack wasserdicht?");
 - shop phrases are single entries ("zu spät", "schnell geliefert", "never arrived"), matched
   before single words, and German compounds are matched by their stem ("beschädig*").
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 LEXICON_DIR = Path(__file__).parent / "lexicon"
 NEGATION_FACTOR = -0.8
+QUESTION_FACTOR = 0.3
 THRESHOLD = 0.5
 WINDOW = 3
 _TOKEN = re.compile(r"[a-zäöüß]+(?:'[a-z]+)?|[.!?;,]|:-?[()]|[\U0001F300-\U0001FAFF]", re.I)
@@ -151,6 +153,13 @@ def _negated(lex: Lexicon, words: list[str], start: int, end: int) -> bool:
     return False
 
 
+def _ends_in_question(words: list[str], start: int) -> bool:
+    for word in words[start:]:
+        if word in CLAUSE_END:
+            return word == "?"
+    return False
+
+
 def score(text: str) -> Scored:
     lex = lexicon()
     words = tokens(text)
@@ -196,6 +205,8 @@ def score(text: str) -> Scored:
             before = [w for w in words[max(0, position - WINDOW) : position] if w in lex.negators]
             term = f"{before[-1]} {term}" if before else f"{term} (negated)"
         value *= clause_weight
+        if value > 0 and _ends_in_question(words, position + length):
+            value *= QUESTION_FACTOR  # "Ist der Rucksack wasserdicht?" asks, it does not praise
         contributions.append((clause, value))
         if value < 0:
             negative.append(term)
