@@ -44,6 +44,19 @@ CONVERSION_WINDOW = timedelta(hours=24)
 CHAT_ENDED = "Live Chat Conversation Ended"
 CHAT_MESSAGE = "Live Chat Message Sent"
 
+# Events whose properties a projector reads; the rest only count by stage, channel and step.
+WITH_PROPERTIES = frozenset(
+    {
+        *ORDER_EVENTS,
+        "Checkout Started",
+        "Survey Answered",
+        "Recommendation Shown",
+        "Recommendation Clicked",
+        CHAT_ENDED,
+        CHAT_MESSAGE,
+    }
+)
+
 Delta = dict[tuple[date, str, str], float]
 Upsert = Callable[..., None]
 

@@ -108,8 +108,9 @@ class _Data:
     daily: dict[date, list[tuple[str, str, float]]]
     before: dict[str, float]  # revenue and first_orders summed before the period
     customer_days: dict[date, list[tuple[str, int]]]
-    orders: list[tuple[date, str, date | None]]  # placed day, customer, first order day
-    chats: list[tuple[date, float | None, float | None]]
+    orders: dict[date, list[str]]  # placed day → the customer of each order
+    first_order: dict[str, date | None]
+    chats: dict[date, list[tuple[float | None, float | None]]]
     segments: dict[str, int]
 
 
@@ -171,20 +172,19 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
             analytics_orders.c.customer.is_not(None),
         )
     ).all()
-    chats = [
-        (row.day, row.first_response_seconds, row.resolution_seconds)
-        for row in conn.execute(
-            select(
-                analytics_chats.c.day,
-                analytics_chats.c.first_response_seconds,
-                analytics_chats.c.resolution_seconds,
-            ).where(
-                analytics_chats.c.shop_id == shop_id,
-                analytics_chats.c.day >= period.start,
-                analytics_chats.c.day <= period.end,
-            )
+    chats: dict[date, list[tuple[float | None, float | None]]] = defaultdict(list)
+    for chat in conn.execute(
+        select(
+            analytics_chats.c.day,
+            analytics_chats.c.first_response_seconds,
+            analytics_chats.c.resolution_seconds,
+        ).where(
+            analytics_chats.c.shop_id == shop_id,
+            analytics_chats.c.day >= period.start,
+            analytics_chats.c.day <= period.end,
         )
-    ]
+    ):
+        chats[chat.day].append((chat.first_response_seconds, chat.resolution_seconds))
     segments = {
         row.segment: int(row.n)
         for row in conn.execute(
@@ -196,11 +196,17 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
             .group_by(analytics_customers.c.segment)
         )
     }
+    orders: dict[date, list[str]] = defaultdict(list)
+    first_order: dict[str, date | None] = {}
+    for placed in order_rows:
+        orders[placed.placed_at.date()].append(placed.customer)
+        first_order[placed.customer] = placed.first_order_day
     return _Data(
         daily=daily,
         before=before,
         customer_days=customer_days,
-        orders=[(row.placed_at.date(), row.customer, row.first_order_day) for row in order_rows],
+        orders=orders,
+        first_order=first_order,
         chats=chats,
         segments=segments,
     )
@@ -291,18 +297,14 @@ def _funnel(data: _Data, period: Period) -> dict[str, Any]:
 
 def _orders(data: _Data, period: Period, sums: dict[str, dict[str, float]]) -> dict[str, Any]:
     in_period: Counter[str] = Counter()
-    first_of: dict[str, date | None] = {}
-    previous_customers: set[str] = set()
-    before = period.previous()
-    for day, customer, first in data.orders:
-        if day in period:
-            in_period[customer] += 1
-            first_of[customer] = first
-        elif day in before:
-            previous_customers.add(customer)
+    for day in _days(period):
+        in_period.update(data.orders.get(day, ()))
+    previous_customers = {
+        customer for day in _days(period.previous()) for customer in data.orders.get(day, ())
+    }
     repeat = 0
     for customer, count in in_period.items():
-        first = first_of[customer]
+        first = data.first_order.get(customer)
         if count >= 2 or (first is not None and first < period.start):
             repeat += 1
     churned = len(previous_customers - set(in_period))
@@ -361,11 +363,11 @@ def _delivery(sums: dict[str, dict[str, float]]) -> dict[str, Any]:
 
 
 def _chats(data: _Data, period: Period) -> dict[str, Any]:
-    rows = [row for row in data.chats if row[0] in period]
+    rows = [row for day in _days(period) for row in data.chats.get(day, ())]
     return {
         "chats": len(rows),
-        "chat_first_response_median_seconds": _median([r[1] for r in rows if r[1] is not None]),
-        "chat_resolution_median_seconds": _median([r[2] for r in rows if r[2] is not None]),
+        "chat_first_response_median_seconds": _median([r[0] for r in rows if r[0] is not None]),
+        "chat_resolution_median_seconds": _median([r[1] for r in rows if r[1] is not None]),
     }
 
 

@@ -20,26 +20,43 @@ from ..server.tables import events
 from . import aggregates
 from .tables import TABLES
 
-CHUNK = 5000
+CHUNK = 20_000
+
+
+COLUMNS = (
+    events.c.id,
+    events.c.message_id,
+    events.c.type,
+    events.c.event,
+    events.c.stage,
+    events.c.channel,
+    events.c.user_id,
+    events.c.anonymous_id,
+    events.c.timestamp,
+    events.c.body,
+)
 
 
 def _prepared(row: Any) -> Prepared:
-    wire = orjson.loads(row.body)
+    """A stored event as the projector sees it; the body is parsed only where it is read."""
+    _, message_id, kind, event, stage, channel, user_id, anonymous_id, timestamp, body = row
+    wanted = kind == "alias" or event in aggregates.WITH_PROPERTIES
+    wire = orjson.loads(body) if wanted else {}
     return Prepared(
-        message_id=row.message_id,
-        type=row.type,
-        event=row.event,
-        stage=row.stage,
-        channel=row.channel,
-        user_id=row.user_id,
-        anonymous_id=row.anonymous_id,
-        timestamp=row.timestamp,
-        original_timestamp=row.original_timestamp,
-        sent_at=row.sent_at,
-        received_at=row.received_at,
-        wire=wire,
-        traits=dict(wire.get("traits") or {}),
-        consent=None,
+        message_id,
+        kind,
+        event,
+        stage,
+        channel,
+        user_id,
+        anonymous_id,
+        timestamp,
+        timestamp,
+        None,
+        timestamp,
+        wire,
+        {},
+        None,
     )
 
 
@@ -62,7 +79,7 @@ def rebuild(
     while after < last:
         with store._begin() as conn:
             rows = conn.execute(
-                select(events)
+                select(*COLUMNS)
                 .where(events.c.shop_id == shop_id, events.c.id > after, events.c.id <= last)
                 .order_by(events.c.id)
                 .limit(CHUNK)

@@ -37,7 +37,7 @@ CONTRAST = frozenset({"aber", "jedoch", "but", "however", "allerdings", "though"
 class Lexicon:
     words: dict[str, float]
     stems: tuple[tuple[str, float], ...]  # longest first
-    phrases: dict[tuple[str, ...], float]  # tokens → weight (stems allowed in the last token)
+    phrases: dict[str, list[tuple[tuple[str, ...], float]]]  # first token → phrases, longest first
     longest_phrase: int
     negators: frozenset[str]
     intensifiers: dict[str, float]
@@ -96,10 +96,15 @@ def lexicon() -> Lexicon:
             else:
                 words[term] = weight
     stems.sort(key=lambda item: -len(item[0]))
+    by_first: dict[str, list[tuple[tuple[str, ...], float]]] = {}
+    for phrase, weight in sorted(phrases.items(), key=lambda item: -len(item[0])):
+        if phrase[0].endswith("*"):
+            raise ValueError(f"a phrase must start with a whole word: {' '.join(phrase)!r}")
+        by_first.setdefault(phrase[0], []).append((phrase, weight))
     return Lexicon(
         words=words,
         stems=tuple(stems),
-        phrases=phrases,
+        phrases=by_first,
         longest_phrase=max((len(p) for p in phrases), default=1),
         negators=frozenset(negators),
         intensifiers=intensifiers,
@@ -124,13 +129,13 @@ def _token_matches(pattern: str, token: str) -> bool:
 
 
 def _phrase_at(lex: Lexicon, words: list[str], start: int) -> tuple[int, float] | None:
-    for length in range(min(lex.longest_phrase, len(words) - start), 1, -1):
-        window = words[start : start + length]
-        for phrase, weight in lex.phrases.items():
-            if len(phrase) == length and all(
-                _token_matches(p, t) for p, t in zip(phrase, window, strict=True)
-            ):
-                return length, weight
+    """The longest phrase starting at ``start``."""
+    for phrase, weight in lex.phrases.get(words[start], ()):
+        window = words[start : start + len(phrase)]
+        if len(window) == len(phrase) and all(
+            _token_matches(p, t) for p, t in zip(phrase[1:], window[1:], strict=True)
+        ):
+            return len(phrase), weight
     return None
 
 
