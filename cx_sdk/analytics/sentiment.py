@@ -139,23 +139,26 @@ def _phrase_at(lex: Lexicon, words: list[str], start: int) -> tuple[int, float] 
     return None
 
 
-def _negated(lex: Lexicon, words: list[str], start: int, end: int) -> bool:
-    """A negator shortly before the hit in its clause, or closing the clause after it."""
+def _negation(lex: Lexicon, words: list[str], start: int, end: int) -> str | None:
+    """How the hit reads negated ("nicht gut", "gefällt … nicht"), or None when it is not: a
+    negator shortly before it in its clause, or closing the clause after it."""
+    term = " ".join(words[start:end])
     for position in range(start - 1, max(-1, start - 1 - WINDOW), -1):
         if words[position] in CLAUSE_END or words[position] in CONTRAST:
             break
         if words[position] in lex.negators:
-            return True
+            return f"{words[position]} {term}"
     for position in range(end, min(len(words), end + WINDOW)):
         word = words[position]
         if word in CLAUSE_END or word in CONTRAST:
-            return False
+            return None
         if word in lex.negators:
             following = words[position + 1] if position + 1 < len(words) else "."
-            return following in CLAUSE_END or following in {"mehr", "so", "wirklich"}
+            closes = following in CLAUSE_END or following in {"mehr", "so", "wirklich"}
+            return f"{term} … {word}" if closes else None
         if _word_weight(lex, word) is not None:
-            return False
-    return False
+            return None
+    return None
 
 
 def _ends_in_question(words: list[str], start: int) -> bool:
@@ -205,10 +208,10 @@ def score(text: str) -> Scored:
             length, weight = 1, found
         term = " ".join(words[position : position + length])
         value = weight * boost
-        if _negated(lex, words, position, position + length):
+        negated = _negation(lex, words, position, position + length)
+        if negated is not None:
             value *= NEGATION_FACTOR
-            before = [w for w in words[max(0, position - WINDOW) : position] if w in lex.negators]
-            term = f"{before[-1]} {term}" if before else f"{term} (negated)"
+            term = negated
         value *= clause_weight
         if value > 0 and _ends_in_question(words, position + length):
             value *= QUESTION_FACTOR  # "Ist der Rucksack wasserdicht?" asks, it does not praise

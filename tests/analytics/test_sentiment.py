@@ -98,3 +98,9 @@ def test_empty_and_unknown_text_is_neutral() -> None:
     assert score("").label == "neutral"
     assert score("Bestellnummer 4711").label == "neutral"
     assert score("🙂").label == "neutral"
+
+
+def test_negated_drivers_read_as_the_shopper_wrote_them() -> None:
+    assert score("Das war nicht gut.").negative_drivers == ("nicht gut",)
+    assert score("Das Produkt gefällt mir nicht.").negative_drivers == ("gefällt … nicht",)
+    assert score("not helpful at all").negative_drivers == ("not helpful",)
