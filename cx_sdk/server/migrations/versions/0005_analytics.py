@@ -96,6 +96,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("shop_id", "customer", name=op.f("pk_analytics_customers")),
     )
     op.create_index(
+        "ix_analytics_customers_shop_first",
+        "analytics_customers",
+        ["shop_id", "customer", "first_order_day"],
+        unique=False,
+    )
+    op.create_index(
         "ix_analytics_customers_shop_last",
         "analytics_customers",
         ["shop_id", "last_order_day"],
@@ -145,7 +151,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_analytics_orders_shop_placed",
         "analytics_orders",
-        ["shop_id", "placed_at"],
+        ["shop_id", "placed_at", "customer"],
         unique=False,
     )
     op.create_table(
@@ -171,6 +177,7 @@ def downgrade() -> None:
     op.drop_table("analytics_daily")
     op.drop_index("ix_analytics_customers_shop_segment", table_name="analytics_customers")
     op.drop_index("ix_analytics_customers_shop_last", table_name="analytics_customers")
+    op.drop_index("ix_analytics_customers_shop_first", table_name="analytics_customers")
     op.drop_table("analytics_customers")
     op.drop_index("ix_analytics_customer_days_shop_customer", table_name="analytics_customer_days")
     op.drop_table("analytics_customer_days")
