@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, String, func, select, type_coerce
 
 from .aggregates import CONVERSION_WINDOW, STEPS
 from .personas import SEGMENTS
@@ -114,11 +114,32 @@ class _Data:
     segments: dict[str, int]
 
 
+def _raw(column: Any) -> Any:
+    """A date or time column read as the driver gives it: SQLite's text is parsed once per
+    distinct day by ``_Days`` instead of per row by the column type."""
+    return type_coerce(column, String)
+
+
+class _Days(dict[Any, date]):
+    """Driver values (``'2026-10-01'``, ``'2026-10-01 10:30:00.000000'``, date, datetime) → day."""
+
+    def __missing__(self, value: Any) -> date:
+        if isinstance(value, str):
+            day = self[value[:10]] if len(value) > 10 else date.fromisoformat(value)
+        elif isinstance(value, datetime):
+            day = value.date()
+        else:
+            day = value
+        self[value] = day
+        return day
+
+
 def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Data:
+    as_day = _Days()
     daily: dict[date, list[tuple[str, str, float]]] = defaultdict(list)
-    for row in conn.execute(
+    for day, metric, key, value in conn.execute(
         select(
-            analytics_daily.c.day,
+            _raw(analytics_daily.c.day),
             analytics_daily.c.metric,
             analytics_daily.c.key,
             analytics_daily.c.value,
@@ -127,8 +148,8 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
             analytics_daily.c.day >= period.start,
             analytics_daily.c.day <= period.end,
         )
-    ):
-        daily[row.day].append((row.metric, row.key, row.value))
+    ).tuples():
+        daily[as_day[day]].append((metric, key, value))
     before = {
         summed.metric: float(summed.total or 0)
         for summed in conn.execute(
@@ -142,9 +163,9 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
         )
     }
     customer_days: dict[date, list[tuple[str, int]]] = defaultdict(list)
-    for step_row in conn.execute(
+    for day, customer, steps in conn.execute(
         select(
-            analytics_customer_days.c.day,
+            _raw(analytics_customer_days.c.day),
             analytics_customer_days.c.customer,
             analytics_customer_days.c.steps,
         ).where(
@@ -152,11 +173,11 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
             analytics_customer_days.c.day >= period.start,
             analytics_customer_days.c.day <= period.end,
         )
-    ):
-        customer_days[step_row.day].append((step_row.customer, step_row.steps))
+    ).tuples():
+        customer_days[as_day[day]].append((customer, steps))
     first = analytics_customers.c.first_order_day
     order_rows = conn.execute(
-        select(analytics_orders.c.placed_at, analytics_orders.c.customer, first)
+        select(_raw(analytics_orders.c.placed_at), analytics_orders.c.customer, _raw(first))
         .select_from(
             analytics_orders.outerjoin(
                 analytics_customers,
@@ -171,7 +192,7 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
             < datetime.combine(period.end + timedelta(days=1), datetime.min.time()),
             analytics_orders.c.customer.is_not(None),
         )
-    ).all()
+    ).tuples()
     chats: dict[date, list[tuple[float | None, float | None]]] = defaultdict(list)
     for chat in conn.execute(
         select(
@@ -198,9 +219,9 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
     }
     orders: dict[date, list[str]] = defaultdict(list)
     first_order: dict[str, date | None] = {}
-    for placed in order_rows:
-        orders[placed.placed_at.date()].append(placed.customer)
-        first_order[placed.customer] = placed.first_order_day
+    for placed_at, customer, first_day in order_rows:
+        orders[as_day[placed_at]].append(customer)
+        first_order[customer] = None if first_day is None else as_day[first_day]
     return _Data(
         daily=daily,
         before=before,
