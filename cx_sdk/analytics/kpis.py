@@ -148,7 +148,7 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
             analytics_daily.c.day >= period.start,
             analytics_daily.c.day <= period.end,
         )
-    ).tuples():
+    ):
         daily[as_day[day]].append((metric, key, value))
     before = {
         summed.metric: float(summed.total or 0)
@@ -173,7 +173,7 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
             analytics_customer_days.c.day >= period.start,
             analytics_customer_days.c.day <= period.end,
         )
-    ).tuples():
+    ):
         customer_days[as_day[day]].append((customer, steps))
     first = analytics_customers.c.first_order_day
     order_rows = conn.execute(
@@ -192,7 +192,7 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
             < datetime.combine(period.end + timedelta(days=1), datetime.min.time()),
             analytics_orders.c.customer.is_not(None),
         )
-    ).tuples()
+    ).all()
     chats: dict[date, list[tuple[float | None, float | None]]] = defaultdict(list)
     for chat in conn.execute(
         select(
