@@ -332,6 +332,7 @@ def _base(k: dict[str, Any], name: str) -> Any:
         "conversion_rate": k["funnel"][0]["customers_any"],
         "checkout_abandonment_rate": k["checkouts"],
         "repeat_purchase_rate": k["customers_with_order"],
+        "churn_rate": k["customers_with_order_before"],
         "average_order_value": k["orders"],
         "return_rate": k["orders"],
         "refund_rate": k["orders"],

@@ -342,6 +342,7 @@ def _orders(data: _Data, period: Period, sums: dict[str, dict[str, float]]) -> d
         "customers_with_order": len(in_period),
         "repeat_purchase_rate": _ratio(repeat, len(in_period)),
         "churn_rate": _ratio(churned, len(previous_customers)),
+        "customers_with_order_before": len(previous_customers),
         "average_order_value": _money(revenue, orders),
         "clv": _money(round(cumulative_revenue, 2), cumulative_customers),
         "return_rate": _ratio(sums.get("orders_returned", {}).get("", 0.0), orders),

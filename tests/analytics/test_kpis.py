@@ -62,6 +62,7 @@ def test_order_kpis(store: Store, week_shop: CreatedShop) -> None:
     assert k["repeat_purchase_rate"] == 0.6667
     # E and F ordered the week before; F did not come back → 1/2
     assert k["churn_rate"] == 0.5
+    assert k["customers_with_order_before"] == 2
     # all revenue up to 10-07 (430 + 40 + 60) over every customer with an order (A, D, E, F)
     assert k["clv"] == 132.5
     # o-a1 had a return requested (twice: still one order) → 1/4; refunded 30 of 430
