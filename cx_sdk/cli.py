@@ -20,6 +20,7 @@ SERVER_COMMANDS = {
     "woocommerce": "WooCommerce integration: backfill and plugin",
     "widgets": "switch storefront widgets on and off per shop",
     "recs": "recommendations: rebuild the precomputed neighbours",
+    "analytics": "journey analytics: rebuild aggregates, rescore personas, print KPIs",
 }
 
 SERVER_EXTRA_HINT = (

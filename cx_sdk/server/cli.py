@@ -17,6 +17,7 @@ DELEGATED = {
     "woocommerce": "cx_sdk.integrations.woocommerce.cli",
     "widgets": "cx_sdk.widgets.cli",
     "recs": "cx_sdk.recommend.cli",
+    "analytics": "cx_sdk.analytics.cli",
 }
 
 

@@ -415,6 +415,9 @@ def run_demo(database_url: str, host: str, port: int, serve: bool = True) -> int
         f"  order         curl -H 'Authorization: Bearer {summary['admin_token']}' "
         f"'{base}/api/v1/orders/{order_number.replace('#', '%23')}'\n"
         f"  API spec      {base}/openapi.json\n"
+        f"  dashboard     {base}/console/dashboard   (sign in with the admin token)\n"
+        f"  KPIs          curl -H 'Authorization: Bearer {summary['admin_token']}' "
+        f"{base}/api/v1/kpis\n"
     )
     if not serve:
         store.close()
