@@ -1,6 +1,6 @@
 """Ingest throughput: ``cx serve`` against a parse-only Starlette sink, same load, same run.
 
-    .venv/bin/python bench/ingest.py [--batches 400] [--concurrency 16] [--rounds 3] [--postgres URL]
+    .venv/bin/python bench/ingest.py [--batches 400] [--rounds 3] [--postgres URL]
 
 Both servers run as uvicorn with one worker in their own process; a third process (the load
 generator) posts the same pre-built 100-event Segment batches to each and reports events/s.
