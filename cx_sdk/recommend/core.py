@@ -33,12 +33,12 @@ class Tuning:
     """
 
     shrink: float = 0.5
-    prior: float = 150.0
+    prior: float = 200.0
     damp: float = 0.2
     candidates: int = 300
     popular: int = 50
     half_life_days: float = 30.0
-    for_you_half_life_days: float = 60.0
+    for_you_half_life_days: float = 365.0
     for_you_views: float = 0.1
 
 

@@ -215,9 +215,9 @@ class Engine:
         unit = core.decay_weight(_utcnow(), self.tuning.for_you_half_life_days)
         return core.for_you(
             ((p, bought, viewed * unit) for p, (bought, viewed) in history.items()),
-            lambda top: self._related(conn, shop_id, "also_bought", top, limit, skip)
-            if top
-            else [],
+            lambda top: (
+                self._related(conn, shop_id, "also_bought", top, limit, skip) if top else []
+            ),
             lambda: self._bestsellers(conn, shop_id, (), None, limit, skip),
             limit,
             skip,

@@ -21,7 +21,9 @@ from .widget import click_data, safe_link
 
 
 def _error(status: int, text: str) -> Response:
-    return PlainTextResponse(text, status_code=status, headers={"X-Content-Type-Options": "nosniff"})
+    return PlainTextResponse(
+        text, status_code=status, headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 async def click(request: Request) -> Response:
@@ -60,7 +62,7 @@ def _event(data: dict[str, Any]) -> RecommendationClicked:
     user_id = data.get("u") or None
     anonymous_id = data.get("a") or f"rec-{data.get('r')}"
     consent = bool(data.get("u") or data.get("a"))
-    return RecommendationClicked(
+    event: RecommendationClicked = RecommendationClicked(
         user_id=user_id,
         anonymous_id=None if user_id else anonymous_id,
         properties={
@@ -75,6 +77,7 @@ def _event(data: dict[str, Any]) -> RecommendationClicked:
             | ({"consent": {"categoryPreferences": {"Analytics": True}}} if consent else {})
         ),
     ).keyed(data.get("r"), data["p"])
+    return event
 
 
 STYLESHEET = (Path(__file__).parent / "static" / "recs.css").read_bytes()

@@ -4,6 +4,7 @@ products never to recommend. Validated here once, for console and tests alike.""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,9 +44,7 @@ class RecSettings:
         return self.placements.get(name) or Placement(*DEFAULTS["product"])
 
 
-def validate(
-    placements: dict[str, tuple[str, str | int]], excluded: list[str]
-) -> RecSettings:
+def validate(placements: Mapping[str, tuple[str, str | int]], excluded: list[str]) -> RecSettings:
     """From raw form values; ConfigError names the field and the rule."""
     chosen: dict[str, Placement] = {}
     for name in PLACEMENTS:

@@ -150,8 +150,14 @@ class RecommendationsWidget:
         token = sign(
             ctx.key,
             CLICK_PURPOSE,
-            {"s": ctx.shop.id, "p": card.product_id, "i": position, "st": strategy,
-             "pl": placement, **ids},
+            {
+                "s": ctx.shop.id,
+                "p": card.product_id,
+                "i": position,
+                "st": strategy,
+                "pl": placement,
+                **ids,
+            },
             CLICK_TTL,
         )
         public = ctx.settings.public_url.rstrip("/")
