@@ -16,6 +16,13 @@ from .engine import STRATEGIES
 from .tables import rec_settings
 
 PLACEMENTS = ("product", "cart", "thank_you", "tracking")
+# Names the platform blocks use (the Shopify theme block says "product_page").
+ALIASES = {
+    "product_page": "product",
+    "cart_page": "cart",
+    "thank-you": "thank_you",
+    "order_status": "thank_you",
+}
 DEFAULTS: dict[str, tuple[str, int]] = {
     "product": ("also_bought", 4),
     "cart": ("also_bought", 4),

@@ -89,6 +89,7 @@ class RecommendationsWidget:
     def render(self, ctx: RenderContext) -> str | None:
         chosen = rec_settings.load(ctx.store.engine, ctx.shop.id)
         placement_name = ctx.params.get("placement", "product")
+        placement_name = rec_settings.ALIASES.get(placement_name, placement_name)
         if placement_name not in rec_settings.PLACEMENTS:
             placement_name = "product"
         placement = chosen.placement(placement_name)

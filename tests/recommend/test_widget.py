@@ -135,3 +135,21 @@ def test_invalid_settings_name_the_rule() -> None:
             assert text in str(error)
         else:
             raise AssertionError(f"{placements} {excluded} was accepted")
+
+
+def test_placement_picks_the_merchants_strategy_and_platform_names_are_understood(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    shop_id = shop.shop.id
+    _seed(store, shop_id)
+    chosen = rec_settings.validate({"product": ("bestsellers", "3")}, [])
+    rec_settings.save(store.engine, shop_id, chosen)
+    html = client.get(
+        f"/widgets/{shop_id}/recommendations",
+        params={"product": "a", "placement": "product_page", "locale": "en"},
+    ).text
+    assert 'data-cx-strategy="bestsellers"' in html and "Bestsellers" in html
+    thank_you = client.get(
+        f"/widgets/{shop_id}/recommendations", params={"placement": "thank_you", "locale": "en"}
+    ).text
+    assert 'data-cx-strategy="for_you"' in thank_you
