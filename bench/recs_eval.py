@@ -48,9 +48,18 @@ class Model:
     together: np.ndarray
     trend: np.ndarray  # decayed sales (core.decay_weight units)
     category: np.ndarray  # category code per product (-1 unknown)
-    history: dict[int, dict[int, float]]  # household -> product -> decayed purchases
-    bought: dict[int, Counter[int]]  # household -> product -> baskets (buy-again baseline)
+    # (household, product) -> decayed purchases ("sum") and baskets ("size", buy-again)
+    per_customer: pd.DataFrame
     popular: list[tuple[str, float]]
+
+    def customers(self) -> set[int]:
+        return set(self.per_customer.index.get_level_values(0).unique().tolist())
+
+    def history(self, customer: int) -> list[tuple[int, float, int]]:
+        rows = self.per_customer.loc[customer]
+        return list(
+            zip(rows.index.tolist(), rows["sum"].tolist(), rows["size"].tolist(), strict=True)
+        )
 
     def neighbours(self, seed: int, limit: int) -> list[tuple[str, float, float]]:
         """What the engine's SQL returns: strongest first, ties by product id text."""
@@ -105,14 +114,11 @@ def build(train: pd.DataFrame, products: pd.DataFrame, tuning: core.Tuning) -> M
     ).astype(float) / 86400.0
     trend = np.bincount(item_index, weights=2.0 ** (days / tuning.half_life_days), minlength=n)
     weights = 2.0 ** (days / tuning.for_you_half_life_days)
-    history: dict[int, dict[int, float]] = {}
-    bought: dict[int, Counter[int]] = {}
-    for household, item, weight in zip(
-        lines.household_id.to_numpy().tolist(), item_index.tolist(), weights.tolist(), strict=True
-    ):
-        mine = history.setdefault(household, {})
-        mine[item] = mine.get(item, 0.0) + weight
-        bought.setdefault(household, Counter())[item] += 1
+    per_customer = (
+        pd.DataFrame({"h": lines.household_id.to_numpy(), "i": item_index, "w": weights})
+        .groupby(["h", "i"])
+        .w.agg(["sum", "size"])
+    )
     category_text = (
         products.drop_duplicates("product_id")
         .set_index("product_id")
@@ -130,8 +136,7 @@ def build(train: pd.DataFrame, products: pd.DataFrame, tuning: core.Tuning) -> M
         together.astype(float),
         trend,
         codes,
-        history,
-        bought,
+        per_customer,
         [(names[i], float(baskets[i])) for i in ranked],
     )
 
@@ -252,12 +257,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # --- for you ------------------------------------------------------------------------
     future = test[test.product_id.isin(index)].groupby("household_id").product_id.agg(set)
-    customers = sorted(set(future.index) & set(model.history))
+    customers = sorted(set(future.index) & model.customers())
     you_truths = [{str(p) for p in future[c]} for c in customers]
     popular_names = [name for name, _ in model.popular]
 
     def for_you(customer: int) -> list[str]:
-        history = [(model.names[i], w, 0.0) for i, w in model.history[customer].items()]
+        history = [(model.names[i], w, 0.0) for i, w, _ in model.history(customer)]
         return core.for_you(
             history,
             lambda top: (
@@ -280,8 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     def buy_again(customer: int) -> list[str]:
-        ranked = sorted(model.bought[customer].items(), key=lambda kv: (-kv[1], model.names[kv[0]]))
-        return [model.names[i] for i, _ in ranked[:TOP]]
+        ranked = sorted(model.history(customer), key=lambda row: (-row[2], model.names[row[0]]))
+        return [model.names[i] for i, _, _ in ranked[:TOP]]
 
     results["for_you"] = metrics([for_you(c) for c in customers], you_truths, universe)
     results["baseline_buy_again"] = metrics([buy_again(c) for c in customers], you_truths, universe)
