@@ -261,10 +261,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     you_truths = [{str(p) for p in future[c]} for c in customers]
     popular_names = [name for name, _ in model.popular]
 
+    # One purchase at the split, in the decayed units of the history.
+    unit = core.decay_weight(SPLIT.to_pydatetime(), tuning.for_you_half_life_days)
+
     def for_you(customer: int) -> list[str]:
         history = [(model.names[i], w, 0.0) for i, w, _ in model.history(customer)]
         return core.for_you(
             history,
+            model.popular,
+            model.total,
+            unit,
             lambda top: (
                 core.related(
                     model.baskets[index[int(top[0])]],

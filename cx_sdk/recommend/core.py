@@ -40,6 +40,7 @@ class Tuning:
     half_life_days: float = 30.0
     for_you_half_life_days: float = 365.0
     for_you_views: float = 0.1
+    for_you_popularity: float = 20.0
 
 
 DEFAULT = Tuning()
@@ -94,20 +95,30 @@ def bestsellers(
 
 def for_you(
     history: Iterable[tuple[str, float, float]],
+    popular: Iterable[tuple[str, float]],
+    total: float,
+    unit: float,
     neighbours_of: Callable[[Sequence[str]], list[str]],
     fallback: Callable[[], list[str]],
     limit: int,
     exclude: Collection[str] = (),
     tuning: Tuning = DEFAULT,
 ) -> list[str]:
-    """A customer's own products first (decayed purchases, views weigh less), then what goes
-    with their strongest ones, then ``fallback`` (best-sellers) for a new visitor.
-    ``history`` is ``(product, bought, viewed)`` in epoch units."""
-    scores = {
-        product: bought + tuning.for_you_views * viewed
-        for product, bought, viewed in history
-        if product not in exclude and bought + viewed > 0
-    }
+    """What the customer is likely to buy next: their own purchases (decayed; ``unit`` is
+    the weight of one purchase now), views (weighing less), plus a popularity prior (a
+    product in 30 % of all orders counts like ``0.3 * for_you_popularity`` recent
+    purchases); then what goes with their strongest products, then ``fallback``.
+    ``history`` is ``(product, bought in epoch units, views)``, ``popular`` ``(product,
+    orders)`` of the most frequent products, ``total`` all orders."""
+    scores: dict[str, float] = {}
+    for product, bought, viewed in history:
+        if product not in exclude and bought + viewed > 0:
+            scores[product] = bought / unit + tuning.for_you_views * viewed
+    if total > 0:
+        for product, count in popular:
+            if product not in exclude:
+                prior = tuning.for_you_popularity * count / total
+                scores[product] = scores.get(product, 0.0) + prior
     chosen = _top(scores, limit)
     if len(chosen) < limit:
         seen = set(chosen) | set(exclude)

@@ -211,10 +211,20 @@ class Engine:
             ):
                 bought, viewed = history.get(row.product_id, (0.0, 0.0))
                 history[row.product_id] = (bought + row.bought, viewed + row.viewed)
-        # Views are counts, purchases decayed weights: put views on the same scale.
-        unit = core.decay_weight(_utcnow(), self.tuning.for_you_half_life_days)
+        popular = [
+            (row.product_id, float(row.baskets))
+            for row in conn.execute(
+                select(rec_items.c.product_id, rec_items.c.baskets)
+                .where(rec_items.c.shop_id == shop_id, rec_items.c.baskets > 0)
+                .order_by(rec_items.c.baskets.desc(), rec_items.c.product_id)
+                .limit(self.tuning.popular)
+            )
+        ]
         return core.for_you(
-            ((p, bought, viewed * unit) for p, (bought, viewed) in history.items()),
+            ((p, bought, viewed) for p, (bought, viewed) in history.items()),
+            popular,
+            self._total(conn, shop_id, BASKETS),
+            core.decay_weight(_utcnow(), self.tuning.for_you_half_life_days),
             lambda top: (
                 self._related(conn, shop_id, "also_bought", top, limit, skip) if top else []
             ),

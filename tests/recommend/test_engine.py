@@ -218,7 +218,7 @@ def test_also_viewed_pairs_products_of_one_session(store: Store, shop: CreatedSh
     ]
 
 
-def test_for_you_starts_with_the_customers_own_products_and_falls_back(
+def test_for_you_ranks_the_customers_own_products_with_a_popularity_prior(
     store: Store, shop: CreatedShop
 ) -> None:
     shop_id = shop.shop.id
@@ -229,14 +229,16 @@ def test_for_you_starts_with_the_customers_own_products_and_falls_back(
             order("2", "u1", ["coffee"], day=2),
             order("3", "u2", ["coffee", "filter"], day=2),
             *(order(f"t{i}", f"t{i}", ["tea"], day=3) for i in range(4)),
+            *(order(f"x{i}", f"x{i}", [f"x{i}"], day=3) for i in range(20)),
         ],
     )
     engine = Engine(store)
-    mine = ids(engine.recommend(shop_id, "for_you", visitor=Visitor(user_id="u1"), limit=4))
-    assert mine[:2] == ["coffee", "milk"]
-    assert "filter" in mine
+    mine = ids(engine.recommend(shop_id, "for_you", visitor=Visitor(user_id="u1"), limit=3))
+    # coffee: 2 own purchases + 3/27 of all orders; tea: 4/27; milk: 1 own + 1/27.
+    assert mine == ["coffee", "tea", "milk"]
     new = ids(engine.recommend(shop_id, "for_you", visitor=Visitor(anonymous_id="new"), limit=2))
-    assert new[0] == "tea"  # best-sellers for a new visitor
+    assert new == ["tea", "coffee"]  # the shop's most frequent products for a new visitor
+    assert ids(engine.recommend(shop_id, "for_you", limit=2)) == new
 
 
 def test_what_was_just_bought_is_not_offered_again(store: Store, shop: CreatedShop) -> None:
