@@ -296,3 +296,29 @@ def test_rebuild_from_the_event_log_gives_the_same_counts(store: Store, shop: Cr
     before = snapshot()
     assert rebuild(store, shop_id) == 4
     assert snapshot() == before
+
+
+def test_concurrent_ingest_loses_no_increment(store: Store, shop: CreatedShop) -> None:
+    import threading
+
+    shop_id = shop.shop.id
+    errors: list[BaseException] = []
+
+    def worker(start: int) -> None:
+        try:
+            for i in range(start, start + 10):
+                store.ingest(shop_id, [order(f"c{i}", f"u{i}", ["a", "b"])])
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(n * 10,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with store.engine.connect() as conn:
+        together = conn.execute(
+            rec_pairs.select().where(rec_pairs.c.shop_id == shop_id, rec_pairs.c.product_id == "a")
+        ).one()
+    assert together.together == 40.0

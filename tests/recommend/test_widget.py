@@ -153,3 +153,25 @@ def test_placement_picks_the_merchants_strategy_and_platform_names_are_understoo
         f"/widgets/{shop_id}/recommendations", params={"placement": "thank_you", "locale": "en"}
     ).text
     assert 'data-cx-strategy="for_you"' in thank_you
+
+
+def test_odd_parameters_fall_back_instead_of_failing(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    shop_id = shop.shop.id
+    _seed(store, shop_id)
+    base = f"/widgets/{shop_id}/recommendations"
+    for params in (
+        {"product": "a", "limit": "abc"},
+        {"product": "a", "limit": "999"},
+        {"product": "a", "strategy": "<bogus>"},
+        {"product": "a", "placement": "nowhere"},
+        {"product": ",".join(f"p{i}" for i in range(60)) + ",a"},
+        {"product": "a" * 5000},
+        {"customer": "forged.token", "strategy": "for_you"},
+    ):
+        response = client.get(base, params=params)
+        assert response.status_code in (200, 204), params
+        assert "<bogus>" not in response.text
+    capped = client.get(base, params={"product": "a", "limit": "999"}).text
+    assert capped.count('class="cx-rec"') <= rec_settings.MAX_LIMIT
