@@ -181,14 +181,84 @@ def metrics(
     }
 
 
+def ingest_cost(transactions: pd.DataFrame, orders: int) -> None:
+    """The incremental projector's price: the same orders through ``Store.ingest`` with and
+    without it (the anchor), in one run, on a fresh SQLite file each."""
+    import tempfile
+
+    from cx_sdk.recommend.projector import project
+    from cx_sdk.server import Store, parts
+
+    chosen = transactions[transactions.basket_id.isin(transactions.basket_id.unique()[:orders])]
+    messages = [
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": str(household),
+            "messageId": f"b-{basket}",
+            "timestamp": "2017-06-01T10:00:00Z",
+            "properties": {
+                "order_id": str(basket),
+                "currency": "USD",
+                "products": [
+                    {"product_id": str(p), "name": f"Product {p}", "price": "1.99"}
+                    for p in dict.fromkeys(group.product_id.tolist())
+                ],
+            },
+        }
+        for (household, basket), group in chosen.groupby(["household_id", "basket_id"])
+    ]
+    pairs = sum(
+        len(core.basket_pairs(p["product_id"] for p in m["properties"]["products"]))
+        for m in messages
+    )
+    original = parts.collect
+    timings: dict[str, float] = {}
+    for label, keep in (("ingest without recommendations", False), ("with the projector", True)):
+
+        def collect(name: str, keep: bool = keep) -> tuple[Any, ...]:
+            found = original(name)
+            return (
+                found
+                if keep or name != "projectors"
+                else tuple(f for f in found if f is not project)
+            )
+
+        parts.collect = collect  # type: ignore[assignment]
+        with tempfile.TemporaryDirectory() as folder:
+            store = Store.open(f"sqlite:///{folder}/cx.db")
+            shop = store.create_shop("bench").shop.id
+            started = time.perf_counter()
+            for start in range(0, len(messages), 50):
+                store.ingest(shop, messages[start : start + 50])
+            timings[label] = time.perf_counter() - started
+            store.close()
+    parts.collect = original
+    base, full = timings.values()
+    print(
+        f"{len(messages)} orders, {pairs} ordered pairs: "
+        f"{base / len(messages) * 1e6:.0f} µs/order without, "
+        f"{full / len(messages) * 1e6:.0f} µs/order with the projector "
+        f"(ratio {full / base:.2f}; {(full - base) / pairs * 1e6:.1f} µs per pair)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=QUERIES)
+    parser.add_argument(
+        "--ingest",
+        type=int,
+        default=0,
+        help="also time ingest of this many orders with and without the projector",
+    )
     args = parser.parse_args(argv)
     tuning = core.DEFAULT
     transactions, products = load()
     train = transactions[transactions.transaction_timestamp < SPLIT]
     test = transactions[transactions.transaction_timestamp >= SPLIT]
+    if args.ingest:
+        ingest_cost(train, args.ingest)
 
     started = time.perf_counter()
     model = build(train, products, tuning)

@@ -357,20 +357,16 @@ def write(conn: Connection, shop_id: str, changes: Changes) -> None:
             [{"shop_id": shop_id, **row} for row in changes.items.values()],
         )
     if changes.pairs:
-        statement = _insert(conn, rec_pairs)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["shop_id", "kind", "product_id", "other_id"],
-                set_={"together": rec_pairs.c.together + statement.excluded.together},
-            ),
+        # The hot path (k·(k−1) rows per order): plain tuples straight to the driver, skipping
+        # SQLAlchemy's per-row parameter processing (a third of the projector's time).
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            "INSERT INTO rec_pairs (shop_id, kind, product_id, other_id, together) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
+            "ON CONFLICT (shop_id, kind, product_id, other_id) "
+            "DO UPDATE SET together = rec_pairs.together + excluded.together",
             [
-                {
-                    "shop_id": shop_id,
-                    "kind": kind,
-                    "product_id": first,
-                    "other_id": second,
-                    "together": amount,
-                }
+                (shop_id, kind, first, second, amount)
                 for (kind, first, second), amount in changes.pairs.items()
                 if amount
             ],
