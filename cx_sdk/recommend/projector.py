@@ -29,6 +29,14 @@ SESSION = timedelta(hours=24)
 SESSION_ITEMS = 20
 # A product added to the cart is a stronger sign of interest than a view.
 ADDED_WEIGHT = 2.0
+# The pair upsert in both drivers' parameter styles (sqlite3: ?, psycopg: %s).
+PAIRS_SQL = {
+    mark: "INSERT INTO rec_pairs (shop_id, kind, product_id, other_id, together) "
+    "VALUES (" + ", ".join([mark] * 5) + ") "
+    "ON CONFLICT (shop_id, kind, product_id, other_id) "
+    "DO UPDATE SET together = rec_pairs.together + excluded.together"
+    for mark in ("?", "%s")
+}
 BASKETS = "rec_baskets"
 VIEW_SESSIONS = "rec_view_sessions"
 TEXT_LIMITS = {"name": 300, "category": 200, "currency": 3, "price": 40}
@@ -359,12 +367,8 @@ def write(conn: Connection, shop_id: str, changes: Changes) -> None:
     if changes.pairs:
         # The hot path (k·(k−1) rows per order): plain tuples straight to the driver, skipping
         # SQLAlchemy's per-row parameter processing (a third of the projector's time).
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         conn.exec_driver_sql(
-            "INSERT INTO rec_pairs (shop_id, kind, product_id, other_id, together) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) "
-            "ON CONFLICT (shop_id, kind, product_id, other_id) "
-            "DO UPDATE SET together = rec_pairs.together + excluded.together",
+            PAIRS_SQL["?" if conn.dialect.paramstyle == "qmark" else "%s"],
             [
                 (shop_id, kind, first, second, amount)
                 for (kind, first, second), amount in changes.pairs.items()
