@@ -25,16 +25,17 @@ MAX_BASKET = 50
 class Tuning:
     """The knobs, chosen on The Complete Journey (README: how and why).
 
-    Related items score ``(together - shrink * (seed - prior) * other / total) / other**damp``:
+    Related items score ``(together - shrink * (seed - prior) * other / total) / other**d``:
     ``together`` co-occurrences, ``seed``/``other`` how often each occurred, ``total`` all
     baskets. For a frequent seed the middle term removes what independence explains (so the
     best-sellers stop drowning every list); for a rare seed (``seed < prior``) it adds
-    popularity instead (a single co-purchase is weak evidence); ``damp`` lifts rarer items.
+    popularity instead (a single co-purchase is weak evidence) and ``d = damp`` lifts rarer
+    products into its list (``d = 0`` for a frequent seed, whose counts need no help).
     """
 
     shrink: float = 0.5
     prior: float = 200.0
-    damp: float = 0.2
+    damp: float = 0.215
     candidates: int = 300
     popular: int = 50
     half_life_days: float = 30.0
@@ -75,13 +76,14 @@ def related(
     if total <= 0 or limit <= 0:
         return []
     pull = tuning.shrink * (seed - tuning.prior) / total
+    damp = tuning.damp if seed < tuning.prior else 0.0
     scores: dict[str, float] = {}
     for product, together, other in neighbours:
         if product not in exclude and other > 0:
-            scores[product] = (together - pull * other) / other**tuning.damp
+            scores[product] = (together - pull * other) / other**damp
     for product, count in popular:
         if product not in scores and product not in exclude and count > 0:
-            scores[product] = -pull * count / count**tuning.damp
+            scores[product] = -pull * count / count**damp
     return _top(scores, limit)
 
 

@@ -24,13 +24,21 @@ def test_decay_halves_per_half_life_and_refuses_a_short_one() -> None:
 
 
 def test_related_ranks_a_real_association_over_a_best_seller_bought_by_chance() -> None:
-    # Seed in 1,000 of 10,000 orders; "milk" in 5,000 (co-bought 300 times, less than the
+    # Seed in 1,000 of 10,000 orders; "milk" in 5,000 (co-bought 200 times, less than the
     # 500 independence predicts), "filter" in 60 (co-bought 50 times: a real association).
-    neighbours = [("milk", 300.0, 5000.0), ("filter", 50.0, 60.0)]
+    neighbours = [("milk", 200.0, 5000.0), ("filter", 50.0, 60.0)]
     ranked = core.related(1000, 10000, neighbours, [("milk", 5000.0)], 2)
     assert ranked == ["filter", "milk"]
     raw = core.related(1000, 10000, neighbours, [], 2, tuning=core.Tuning(shrink=0, damp=0))
     assert raw == ["milk", "filter"]
+
+
+def test_related_lifts_rarer_products_only_for_a_rare_seed() -> None:
+    neighbours = [("common", 2.0, 4000.0), ("niche", 1.0, 2.0)]
+    rare = core.related(5, 10000, neighbours, [], 2, tuning=core.Tuning(shrink=0, damp=0.5))
+    assert rare == ["niche", "common"]
+    frequent = core.related(500, 10000, neighbours, [], 2, tuning=core.Tuning(shrink=0, damp=0.5))
+    assert frequent == ["common", "niche"]
 
 
 def test_related_fills_a_rare_seed_with_popular_products_and_excludes() -> None:
