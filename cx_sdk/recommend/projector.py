@@ -175,9 +175,10 @@ def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: U
                 visitor = visitor_key(item.user_id, item.anonymous_id)
                 if visitor:
                     changes.seen(visitor, product_id, item, viewed=ADDED_WEIGHT)
-    for item in items:
-        if item.event == "Order Completed":
-            _order(conn, shop_id, item, changes, tuning)
+    placed = [item for item in items if item.event == "Order Completed"]
+    seen = _known_orders(conn, shop_id, placed)
+    for item in placed:
+        _order(item, changes, tuning, seen)
     for item in items:
         if item.event == "Order Refunded":
             _refund(conn, shop_id, item, changes, tuning)
@@ -235,21 +236,32 @@ def _lines(props: dict[str, Any]) -> list[dict[str, Any]]:
     return [line for line in lines if isinstance(line, dict) and _text(line.get("product_id"), 200)]
 
 
-def _order(
-    conn: Connection, shop_id: str, item: Prepared, changes: Changes, tuning: core.Tuning
-) -> None:
+def _known_orders(conn: Connection, shop_id: str, placed: list[Prepared]) -> set[str]:
+    """Orders already counted, in one query for the whole batch."""
+    ids = {
+        order_id
+        for item in placed
+        if (order_id := _text((item.wire.get("properties") or {}).get("order_id"), 200))
+    }
+    if not ids:
+        return set()
+    return {
+        row.order_id
+        for row in conn.execute(
+            select(rec_order_items.c.order_id)
+            .where(rec_order_items.c.shop_id == shop_id, rec_order_items.c.order_id.in_(ids))
+            .distinct()
+        )
+    }
+
+
+def _order(item: Prepared, changes: Changes, tuning: core.Tuning, seen: set[str]) -> None:
     props = item.wire.get("properties") or {}
     order_id = _text(props.get("order_id"), 200)
     lines = _lines(props)
-    if not order_id or not lines:
-        return
-    known = conn.execute(
-        select(rec_order_items.c.product_id)
-        .where(rec_order_items.c.shop_id == shop_id, rec_order_items.c.order_id == order_id)
-        .limit(1)
-    ).first()
-    if known is not None or any(row["order_id"] == order_id for row in changes.orders):
-        return  # the same order delivered again under another messageId
+    if not order_id or not lines or order_id in seen:
+        return  # nothing to count, or the same order delivered again under another messageId
+    seen.add(order_id)
     at = item.timestamp
     basket: list[str] = []
     for line in lines:

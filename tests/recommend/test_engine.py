@@ -74,7 +74,7 @@ def test_a_redelivered_order_is_counted_once(store: Store, shop: CreatedShop) ->
     shop_id = shop.shop.id
     first = order("1", "u1", ["a", "b"])
     again = {**first, "messageId": "order-1-redelivered"}
-    store.ingest(shop_id, [first])
+    store.ingest(shop_id, [first, {**first, "messageId": "order-1-same-batch"}])
     store.ingest(shop_id, [again])
     with store.engine.connect() as conn:
         rows = conn.execute(rec_pairs.select().where(rec_pairs.c.shop_id == shop_id)).all()
