@@ -175,3 +175,16 @@ def test_odd_parameters_fall_back_instead_of_failing(
         assert "<bogus>" not in response.text
     capped = client.get(base, params={"product": "a", "limit": "999"}).text
     assert capped.count('class="cx-rec"') <= rec_settings.MAX_LIMIT
+
+
+def test_standalone_page_renders_the_cards_without_the_fragment_stylesheet(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    shop_id = shop.shop.id
+    _seed(store, shop_id)
+    response = client.get(
+        f"/widgets/{shop_id}/recommendations", params={"product": "a", "format": "page"}
+    )
+    assert response.status_code == 200
+    assert response.text.lstrip().lower().startswith("<!doctype html>")
+    assert 'class="cx-rec"' in response.text and "recs.css" not in response.text
