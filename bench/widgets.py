@@ -125,6 +125,28 @@ def seed_order(url: str) -> None:
     ]
     result = store.ingest(SHOP_ID, [message.to_wire() for message in messages])
     assert not result.rejected, result.rejected
+    # Orders of 40 products for the recommendations fragment (its counts, not the log).
+    baskets = [
+        OrderCompleted(
+            user_id=f"rec-{i}",
+            timestamp=t0,
+            properties={
+                "order_id": f"rec-{i}",
+                "currency": "EUR",
+                "products": [
+                    {
+                        "product_id": f"p-{(i * k) % 40}",
+                        "name": f"Produkt {(i * k) % 40}",
+                        "price": "19.90",
+                        "url": f"https://laden.example/p/{(i * k) % 40}",
+                    }
+                    for k in (1, 3, 7)
+                ],
+            },
+        ).to_wire()
+        for i in range(1, 400)
+    ]
+    assert not store.ingest(SHOP_ID, baskets).rejected
     store.close()
 
 
@@ -276,7 +298,9 @@ def main() -> int:
     os.environ["CX_BENCH_DB"] = url
     seed_order(url)
     path = f"/widgets/{SHOP_ID}/tracking?order={quote('#4711')}&email={quote(EMAIL)}&locale=de"
+    recs_path = f"/widgets/{SHOP_ID}/recommendations?product=p-1&locale=de"
     rows: list[tuple[str, dict[str, float]]] = []
+    recs_rows: list[tuple[str, dict[str, float]]] = []
     n = args.connections
     for size in (args.small, args.big):
         started = time.perf_counter()
@@ -284,10 +308,12 @@ def main() -> int:
         print(f"stored events: {stored} (filled in {time.perf_counter() - started:.0f} s)")
         # Alternate the two servers and keep each one's median round: the box is shared, so
         # a single round says more about the neighbours than about the code.
-        bare_rounds, tracking_rounds = [], []
+        bare_rounds, tracking_rounds, recs_rounds = [], [], []
         for _ in range(args.rounds):
             bare_rounds.append(_measure(["bare"], args.port, "/", args.seconds, n))
             tracking_rounds.append(_measure(["collector"], args.port + 1, path, args.seconds, n))
+            recs_rounds.append(_measure(["collector"], args.port + 2, recs_path, args.seconds, n))
+        recs_rows.append((f"recommendations fragment, {stored} events", _median(recs_rounds)))
         bare = _median(bare_rounds)
         tracking = _median(tracking_rounds)
         rows.append((f"bare Starlette ({stored} events stored)", bare))
@@ -300,7 +326,7 @@ def main() -> int:
     )
     print("| server | req/s | p50 ms | p99 ms |")
     print("|---|---|---|---|")
-    for name, row in rows:
+    for name, row in [*rows, *recs_rows]:
         print(f"| {name} | {row['rps']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |")
     small_ratio = rows[1][1]["rps"] / rows[0][1]["rps"]
     big_ratio = rows[3][1]["rps"] / rows[2][1]["rps"]
@@ -309,6 +335,14 @@ def main() -> int:
         f"{args.big} (target >= 40%); big vs small store, relative to bare in the same "
         f"rounds: {big_ratio / small_ratio - 1:+.1%}; absolute: "
         f"{rows[3][1]['rps'] / rows[1][1]['rps'] - 1:+.1%} (target within 10%)"
+    )
+    print(
+        "recommendations / bare: "
+        + ", ".join(
+            f"{recs[1]['rps'] / bare[1]['rps']:.1%}"
+            for recs, bare in zip(recs_rows, rows[::2], strict=True)
+        )
+        + " (each render also stores its Recommendation Shown impression)"
     )
     return 0
 

