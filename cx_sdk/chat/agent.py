@@ -285,8 +285,13 @@ async def agent_socket(websocket: WebSocket) -> None:
     hub = hub_of(websocket.app.state)
     queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
     channel = shop_channel(shop_id)
-    await websocket.accept()
+    # Subscribed before the handshake completes, so nothing published after it is missed.
     await hub.subscribe(channel, queue)
+    try:
+        await websocket.accept()
+    except BaseException:
+        await hub.unsubscribe(channel, queue)
+        raise
 
     async def forward() -> None:
         while True:
