@@ -18,7 +18,7 @@ from cx_sdk.server import CreatedShop, Settings, Store, create_app
 from cx_sdk.server.demo import storefront_routes
 
 from ..widgets.journeys import EMAIL, ingest, placed, shipped
-from ..widgets.test_browser import CHROMIUM, _free_port, _require_browser, _Server
+from ..widgets.test_browser import AXE, CHROMIUM, _free_port, _require_browser, _Server
 from .conftest import ALWAYS_CLOSED, ALWAYS_OPEN, set_hours
 
 pytestmark = pytest.mark.browser
@@ -162,4 +162,39 @@ def test_reload_resumes_the_conversation(browser: Any, live: Live) -> None:
     page.locator('[data-cx-widget="chat"][data-cx-state="ready"] button').click()
     frame = page.frame_locator('[data-cx-widget="chat"] iframe')
     frame.locator(".msg.from-visitor", has_text="first").wait_for()
+    ctx.close()
+
+
+def _serious(page: Any) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """() => axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
+    )
+    return [
+        {"id": v["id"], "nodes": [n["html"][:120] for n in v["nodes"]]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_panel_and_agent_desk_pass_axe(browser: Any, live: Live) -> None:
+    set_hours(live.store, live.shop, ALWAYS_CLOSED)
+    # axe is injected by the test, so these contexts ignore the pages' own CSP.
+    ctx = browser.new_context(bypass_csp=True, viewport={"width": 360, "height": 640})
+    panel = ctx.new_page()
+    panel.goto(f"{live.url}/chat/{live.shop.shop.id}/panel?locale=de")
+    panel.fill("#cx-input", "Hallo")
+    panel.keyboard.press("Enter")
+    panel.locator(".msg.from-auto").wait_for()
+    assert _serious(panel) == []
+    desk = ctx.new_page()
+    desk.set_viewport_size({"width": 1280, "height": 900})
+    desk.goto(f"{live.url}/console/?locale=de")
+    desk.fill("input[name=token]", live.shop.admin_token)
+    desk.locator("form button[type=submit]").first.click()
+    desk.goto(f"{live.url}/console/chat?locale=de")
+    desk.locator("#chat-conversations a").first.click()
+    desk.locator(".msg.from-auto").wait_for()
+    assert _serious(desk) == []
     ctx.close()
