@@ -212,7 +212,9 @@ class VisitorSocket:
     async def _handle(self, data: dict[str, Any]) -> None:
         kind = data.get("type")
         if kind == "msg":
-            await self._message(message_body(data.get("body")))
+            # A pre-chat email rides along with the first message (nothing is sent before).
+            early = email_address(data["email"]) if data.get("email") else None
+            await self._message(message_body(data.get("body")), early)
         elif kind == "typing":
             if self.conversation is not None:
                 frame = {"type": "typing", "c": self.conversation.id, "from": "visitor"}
@@ -232,7 +234,7 @@ class VisitorSocket:
         else:
             raise FrameError("type must be msg, typing or email")
 
-    async def _message(self, body: str) -> None:
+    async def _message(self, body: str, email: str | None = None) -> None:
         now = datetime.now(UTC)
         fresh = self.conversation is None
 
@@ -241,6 +243,10 @@ class VisitorSocket:
             if conversation.status == "resolved":
                 conversation = self.chats.reopen(self.shop, conversation, now)
             posted = [self.chats.post(self.shop, conversation, "visitor", body, now)]
+            if email:
+                conversation = self.chats.set_email(self.shop.id, conversation.id, email) or (
+                    conversation
+                )
             hours = self.chats.hours(self.shop.id)
             if away_due(
                 hours, now, away_day=conversation.away_day, last_agent_at=conversation.last_agent_at
@@ -257,6 +263,8 @@ class VisitorSocket:
             await self._listen(conversation)
             token = conversation_token(self.key, self.shop.id, conversation.id)
             await self.ws.send_text(_frame({"type": "token", "t": token, "c": conversation.id}))
+            if email:
+                await self.ws.send_text(_frame({"type": "email_saved"}))
         for message in posted:
             frame = _frame(message.wire())
             await self.hub.publish(

@@ -198,3 +198,21 @@ def test_panel_and_agent_desk_pass_axe(browser: Any, live: Live) -> None:
     desk.locator(".msg.from-auto").wait_for()
     assert _serious(desk) == []
     ctx.close()
+
+
+def test_pre_chat_email_is_sent_with_the_first_message_only(browser: Any, live: Live) -> None:
+    from cx_sdk.chat.conversations import Chats
+
+    set_hours(live.store, live.shop, ALWAYS_CLOSED)
+    ctx, _page, frame, problems = open_chat(browser, live, "en")
+    frame.locator("#cx-email-input").fill("anna@example.de")
+    frame.locator("#cx-email button").click()
+    assert Chats(live.store).listing(live.shop.shop.id) == []  # nothing sent yet
+    frame.locator("#cx-input").fill("Hello")
+    frame.locator("#cx-input").press("Enter")
+    frame.locator(".msg.from-auto").wait_for()
+    assert "email" not in frame.locator(".msg.from-auto").inner_text()
+    [conversation] = Chats(live.store).listing(live.shop.shop.id)
+    assert conversation.email == "anna@example.de"
+    assert problems == []
+    ctx.close()

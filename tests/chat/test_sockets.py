@@ -331,3 +331,22 @@ def test_launcher_and_chat_script_stay_within_their_budgets(
     assert len(gzip.compress(launcher)) < 3 * 1024
     script = asset("chat.js") + asset("chat.css")
     assert len(gzip.compress(script, compresslevel=9)) < 10 * 1024
+
+
+def test_pre_chat_email_rides_with_the_first_message(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    set_hours(store, shop, ALWAYS_CLOSED)
+    with visitor(client, shop) as chat:
+        chat.send_json({"type": "msg", "body": "Hallo", "email": "bad"})
+        assert chat.receive_json()["error"] == "email does not look like an address"
+        chat.send_json({"type": "msg", "body": "Hallo", "email": "anna@example.de"})
+        token = chat.receive_json()
+        assert chat.receive_json() == {"type": "email_saved"}
+        assert chat.receive_json()["from"] == "visitor"
+        away = chat.receive_json()
+        # The address is known, so the automatic answer does not ask for it.
+        assert away["from"] == "auto" and "email" not in away["body"]
+    stored = Chats(store).get(shop.shop.id, token["c"])
+    assert stored is not None and stored.email == "anna@example.de"
+    assert len(Chats(store).listing(shop.shop.id)) == 1

@@ -10,7 +10,7 @@
   var badge = $("cx-unread"), email = $("cx-email"), survey = $("cx-survey");
   var KEY = "cx-chat:" + location.pathname;
   var token = null, last = 0, seen = {}, ws = null, retry = 0, unread = 0, pending = [];
-  var typingTimer = 0, typedAt = 0;
+  var typingTimer = 0, typedAt = 0, early = "";
   try { token = sessionStorage.getItem(KEY); } catch (e) { token = null; }
 
   function url() {
@@ -108,7 +108,7 @@
     else if (m.type === "token") {
       token = m.t;
       try { sessionStorage.setItem(KEY, token); } catch (e) { /* storage off */ }
-      if (d.askEmail) email.hidden = false;
+      if (d.askEmail && !early) email.hidden = false;
     } else if (m.type === "typing") {
       typing.textContent = d.tTyping;
       clearTimeout(typingTimer);
@@ -118,7 +118,7 @@
       if (m.survey) showSurvey(m.survey);
     } else if (m.type === "email_saved") {
       email.hidden = true;
-      note(d.tEmailSaved);
+      if (!early) note(d.tEmailSaved);
     } else if (m.type === "error") say(m.error);
   }
 
@@ -126,7 +126,7 @@
     ev.preventDefault();
     var body = input.value.trim();
     if (!body) return;
-    send({ type: "msg", body: body });
+    send(early && !token ? { type: "msg", body: body, email: early } : { type: "msg", body: body });
     input.value = "";
     input.focus();
   });
@@ -145,11 +145,17 @@
   });
   email.addEventListener("submit", function (ev) {
     ev.preventDefault();
-    send({ type: "email", email: $("cx-email-input").value });
+    var value = $("cx-email-input").value.trim();
+    if (token) return send({ type: "email", email: value });
+    // Before the first message nothing is sent: the address goes with that message.
+    early = value;
+    email.hidden = true;
+    note(d.tEmailSaved);
   });
   window.addEventListener("focus", function () {
     unread = 0;
     badge.hidden = true;
   });
+  if (d.askEmail && !token) email.hidden = false;
   connect();
 })();
