@@ -29,9 +29,18 @@ def _open(args: argparse.Namespace) -> Store:
     return Store.open(database_url(args.db))
 
 
+def _use_redis(args: argparse.Namespace) -> None:
+    """``--redis``: live chat fans out through Redis (read by every worker's settings)."""
+    if args.redis:
+        import os
+
+        os.environ["CX_REDIS_URL"] = args.redis
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    _use_redis(args)
     settings = Settings.from_env(database_url=args.db)
     # Migrate once here, not again in the app or in every worker.
     Store.open(settings.database_url).close()
@@ -154,6 +163,7 @@ def _keys_rotate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    _use_redis(args)
     return run_demo(
         database_url(args.db) if args.db else "sqlite:///./cx-data/demo.db",
         host=args.host,
@@ -172,7 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return p
 
-    serve = with_db(sub.add_parser("serve", help="run the collector"))
+    def with_redis(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--redis", help="Redis URL for live chat fan-out (default $CX_REDIS_URL)")
+        return p
+
+    serve = with_redis(with_db(sub.add_parser("serve", help="run the collector")))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
@@ -212,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(func=_keys_rotate)
 
-    demo = with_db(sub.add_parser("demo", help="seed a demo shop and serve it"))
+    demo = with_redis(with_db(sub.add_parser("demo", help="seed a demo shop and serve it")))
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--no-serve", action="store_true", help="seed and print, do not serve")

@@ -324,8 +324,11 @@ STOREFRONT = """<!doctype html>
          data-cx-locale="{{ lang }}" data-cx-order="{{ order_number }}"
          data-cx-email="{{ email }}"></div>
   </section>
-  <div class="cx-slot" data-cx-widget="chat" data-cx-shop="{{ shop_id }}"
-       data-cx-locale="{{ lang }}" data-cx-label="{{ t.coming_chat }}"></div>
+  <section>
+    <h2>{{ t.chat }}</h2>
+    <div class="cx-slot" data-cx-widget="chat" data-cx-shop="{{ shop_id }}"
+         data-cx-locale="{{ lang }}"></div>
+  </section>
 </main>
 {% if loader %}<script src="{{ loader }}" defer></script>{% endif %}
 </body>
@@ -351,7 +354,7 @@ TEXTS = {
         "tracking": "Wo ist meine Bestellung?",
         "tracking_hint": "Beispielbestellung:",
         "survey": "Ihre Meinung",
-        "coming_chat": "Hier erscheint der Live-Chat (noch nicht verfügbar).",
+        "chat": "Fragen zum Produkt?",
     },
     "en": {
         "title": "cx demo shop",
@@ -359,7 +362,7 @@ TEXTS = {
         "tracking": "Where is my order?",
         "tracking_hint": "Sample order:",
         "survey": "Your opinion",
-        "coming_chat": "Live chat will appear here (not available yet).",
+        "chat": "Questions about the product?",
     },
 }
 

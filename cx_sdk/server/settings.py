@@ -30,6 +30,8 @@ class Settings(BaseModel):
     # Signs console session cookies; generated per process when unset (sessions then end on
     # restart).
     secret_key: str | None = None
+    # Live chat fans out through Redis pub/sub when set (several workers or machines).
+    redis_url: str | None = None
     shopify_api_key: str | None = None
     shopify_api_secret: str | None = Field(None, repr=False)
     shopify_api_secret_previous: str | None = Field(None, repr=False)

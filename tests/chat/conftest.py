@@ -1,0 +1,31 @@
+"""Chat fixtures: a signed-in console and helpers to open the two kinds of sockets."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.testclient import TestClient
+
+from cx_sdk.chat.conversations import Chats
+from cx_sdk.chat.hours import Day, Hours
+from cx_sdk.server import CreatedShop, Store
+
+ORIGIN = {"origin": "http://testserver"}
+ALWAYS_OPEN = Hours(days=(Day("open"),) * 7)
+ALWAYS_CLOSED = Hours(days=(Day("closed"),) * 7)
+
+
+def sign_in(client: TestClient, shop: CreatedShop) -> str:
+    """Signs the client in to the console; returns the CSRF token of its forms."""
+    response = client.post(
+        "/console/login", data={"token": shop.admin_token}, headers=ORIGIN, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    page = client.get("/console/chat")
+    match = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def set_hours(store: Store, shop: CreatedShop, hours: Hours) -> None:
+    Chats(store).save_hours(shop.shop.id, hours)
