@@ -73,7 +73,14 @@ def parse_period(raw_from: str | None, raw_to: str | None, today: date) -> Perio
         raise PeriodError(f"from ({start}) must not be after to ({end})")
     if (end - start).days + 1 > MAX_DAYS:
         raise PeriodError(f"the period is longer than {MAX_DAYS} days")
-    return Period(start, end)
+    period = Period(start, end)
+    try:
+        period.previous()  # the churn and trend comparisons reach back one period
+    except OverflowError:
+        raise PeriodError(
+            f"from ({start}) is too early to compare with a period before it"
+        ) from None
+    return period
 
 
 def choose_bucket(period: Period, requested: str | None) -> str:

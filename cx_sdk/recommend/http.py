@@ -4,7 +4,6 @@ is no open redirect."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -80,19 +79,7 @@ def _event(data: dict[str, Any]) -> RecommendationClicked:
     return event
 
 
-STYLESHEET = (Path(__file__).parent / "static" / "recs.css").read_bytes()
-
-
-async def stylesheet(request: Request) -> Response:
-    return Response(
-        STYLESHEET,
-        media_type="text/css",
-        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
-    )
-
-
 def routes() -> list[BaseRoute]:
     return [
-        Route("/recs.css", stylesheet, methods=["GET"]),
         Route("/{shop_id}/click", click, methods=["GET"]),
     ]

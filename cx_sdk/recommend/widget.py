@@ -134,7 +134,6 @@ class RecommendationsWidget:
             strategy=strategy,
             placement=placement_name,
             titles=TITLES,
-            stylesheet=f"{ctx.settings.public_url.rstrip('/')}/recommendations/recs.css",
         )
 
     def _click_url(

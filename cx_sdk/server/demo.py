@@ -284,13 +284,17 @@ def seed(store: Store, customers: int = CUSTOMERS) -> dict[str, Any]:
 
 
 def _survey_right_after_delivery(store: Store) -> None:
-    """The demo asks for an NPS as soon as an order is delivered, so a visitor sees it."""
+    """The demo asks for an NPS as soon as an order is delivered, so a visitor sees it, and
+    has its chat switched on (a real shop switches it on in the console)."""
     try:
-        from ..widgets.config import SurveyConfig
-        from ..widgets.registry import settings_for
+        from ..widgets.config import SurveyConfig, WidgetConfig
+        from ..widgets.registry import WIDGETS, settings_for
     except ImportError:
         return
-    settings_for(store).save_survey(DEMO_SHOP_ID, SurveyConfig("nps", delay_days=0))
+    widgets = settings_for(store)
+    widgets.save_survey(DEMO_SHOP_ID, SurveyConfig("nps", delay_days=0))
+    if "chat" in WIDGETS:
+        widgets.save(DEMO_SHOP_ID, WidgetConfig("chat", enabled=True))
 
 
 STOREFRONT = """<!doctype html>

@@ -134,6 +134,21 @@ def spec(settings: Settings) -> dict[str, Any]:
                 "responses": {**_ok({"type": "object"}), **_errors(401, 404)},
             }
         }
+    day = {"type": "string", "format": "date"}
+    paths["/api/v1/kpis"] = {
+        "get": {
+            "summary": "Journey KPIs for a period and their trend (see the analytics README)",
+            "security": admin,
+            "parameters": [
+                _query("from", day, "first day (default: 30 days before `to`)"),
+                _query("to", day, "last day, included (default: today)"),
+                _query(
+                    "bucket", {"type": "string", "enum": ["day", "week", "month"]}, "trend step"
+                ),
+            ],
+            "responses": {**_ok({"type": "object"}), **_errors(400, 401)},
+        }
+    }
     subject = {
         "type": "object",
         "properties": {"user_id": {"type": "string"}, "email": {"type": "string"}},

@@ -17,6 +17,8 @@ from .i18n import LOCALES
 from .tables import widget_settings, widget_surveys
 
 PLACEMENTS = ("inline", "bottom-right", "bottom-left")
+# A chat nobody answers is worse than none: it appears once the merchant switches it on.
+OFF_UNTIL_SWITCHED_ON = frozenset({"chat"})
 TEXT_KEYS = ("title", "intro")
 TEXT_MAX = 300
 COLOUR_KEYS = ("accent", "background", "text")
@@ -203,7 +205,7 @@ class WidgetSettings:
         self._check_name(widget)
         row = self.point_read(_SETTINGS, {"shop": shop_id, "widget": widget})
         if row is None:
-            return WidgetConfig(widget)
+            return WidgetConfig(widget, enabled=widget not in OFF_UNTIL_SWITCHED_ON)
         enabled, placement, texts, colours = row
         return WidgetConfig(
             widget=widget,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from starlette.testclient import TestClient
 
 from cx_sdk.chat.conversations import Chats
 from cx_sdk.chat.hours import Day, Hours
 from cx_sdk.server import CreatedShop, Store
+from cx_sdk.widgets.config import WidgetConfig
+from cx_sdk.widgets.registry import settings_for
 
 ORIGIN = {"origin": "http://testserver"}
 ALWAYS_OPEN = Hours(days=(Day("open"),) * 7)
@@ -29,3 +32,10 @@ def sign_in(client: TestClient, shop: CreatedShop) -> str:
 
 def set_hours(store: Store, shop: CreatedShop, hours: Hours) -> None:
     Chats(store).save_hours(shop.shop.id, hours)
+
+
+@pytest.fixture
+def shop(shop: CreatedShop, store: Store) -> CreatedShop:
+    """The suite's shop with its chat switched on (it starts off)."""
+    settings_for(store).save(shop.shop.id, WidgetConfig("chat", enabled=True))
+    return shop

@@ -16,6 +16,8 @@ import pytest
 from cx_sdk.chat.hours import Hours
 from cx_sdk.server import CreatedShop, Settings, Store, create_app
 from cx_sdk.server.demo import storefront_routes
+from cx_sdk.widgets.config import WidgetConfig
+from cx_sdk.widgets.registry import settings_for
 
 from ..widgets.journeys import EMAIL, ingest, placed, shipped
 from ..widgets.test_browser import AXE, CHROMIUM, _free_port, _require_browser, _Server
@@ -37,6 +39,7 @@ class Live:
 def live(sqlite_store: Store, tmp_path: Path) -> Iterator[Live]:
     _require_browser()
     shop = sqlite_store.create_shop("Demo-Shop")
+    settings_for(sqlite_store).save(shop.shop.id, WidgetConfig("chat", enabled=True))
     ingest(sqlite_store, shop.shop.id, placed(), shipped())
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

@@ -18,6 +18,8 @@ import pytest
 
 from cx_sdk.chat.hub import RedisHub
 from cx_sdk.server import Store
+from cx_sdk.widgets.config import WidgetConfig
+from cx_sdk.widgets.registry import settings_for
 
 from ..conftest import service_missing
 from ..widgets.test_browser import _free_port
@@ -96,6 +98,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[int, int, str, str]]:
     from cx_sdk.chat.conversations import Chats
 
     Chats(store).save_hours(created.shop.id, ALWAYS_OPEN)
+    settings_for(store).save(created.shop.id, WidgetConfig("chat", enabled=True))
     store.close()
     first, second = _free_port(), _free_port()
     env = {

@@ -15,7 +15,7 @@ from cx_sdk.chat.http import asset
 from cx_sdk.chat.limits import MAX_FRAME_BYTES
 from cx_sdk.chat.visitor import conversation_token
 from cx_sdk.server import CreatedShop, Store
-from cx_sdk.widgets.config import SurveyConfig
+from cx_sdk.widgets.config import SurveyConfig, WidgetConfig
 from cx_sdk.widgets.registry import settings_for
 from cx_sdk.widgets.tokens import shop_key
 
@@ -152,6 +152,7 @@ def test_token_of_another_shop_or_forged_is_refused(
     client: TestClient, store: Store, shop: CreatedShop, settings: Any
 ) -> None:
     other = store.create_shop("Fremd")
+    settings_for(store).save(other.shop.id, WidgetConfig("chat", enabled=True))
     with visitor(client, shop) as chat:
         conversation, token, _ = start(chat)
     forged_for_other = conversation_token(
@@ -350,3 +351,11 @@ def test_pre_chat_email_rides_with_the_first_message(
     stored = Chats(store).get(shop.shop.id, token["c"])
     assert stored is not None and stored.email == "anna@example.de"
     assert len(Chats(store).listing(shop.shop.id)) == 1
+
+
+def test_chat_stays_off_until_the_merchant_switches_it_on(client: TestClient, store: Store) -> None:
+    fresh = store.create_shop("Neu")
+    assert client.get(f"/widgets/{fresh.shop.id}/chat").status_code == 204
+    settings_for(store).save(fresh.shop.id, WidgetConfig("chat", enabled=True))
+    assert client.get(f"/widgets/{fresh.shop.id}/chat").status_code == 200
+    assert settings_for(store).get(fresh.shop.id, "tracking").enabled  # the others start on

@@ -177,7 +177,7 @@ def test_odd_parameters_fall_back_instead_of_failing(
     assert capped.count('class="cx-rec"') <= rec_settings.MAX_LIMIT
 
 
-def test_standalone_page_renders_the_cards_without_the_fragment_stylesheet(
+def test_standalone_page_renders_the_cards_with_the_widgets_stylesheet(
     client: TestClient, store: Store, shop: CreatedShop
 ) -> None:
     shop_id = shop.shop.id
@@ -187,4 +187,5 @@ def test_standalone_page_renders_the_cards_without_the_fragment_stylesheet(
     )
     assert response.status_code == 200
     assert response.text.lstrip().lower().startswith("<!doctype html>")
-    assert 'class="cx-rec"' in response.text and "recs.css" not in response.text
+    assert 'class="cx-rec"' in response.text and "<link" in response.text
+    assert "/widgets.css" in response.text

@@ -154,15 +154,17 @@ def test_delivery_to_storefront_fragment(
     assert "locale=de" in url and "order=723" in url
     # Order 727 belongs to a guest: a logged-in customer does not see it on view-order.
     assert (stranger["html"], stranger["requests"]) == ("", [])
-    # No recommendations widget on this collector (404): nothing rendered, remembered briefly.
-    assert recs["html"] == "" and len(recs["requests"]) == 1
-    assert recs_again["html"] == "" and recs_again["requests"] == []
+    # Recommendations are shared, not personal: fetched once, then served from the cache.
+    assert 'data-cx-widget="recommendations"' in recs["html"] and len(recs["requests"]) == 1
+    assert 'class="cx-rec"' in recs["html"]
+    assert recs_again["html"] == recs["html"] and recs_again["requests"] == []
+    # The chat starts switched off (204): nothing rendered, and that answer is cached too.
     assert chat["html"] == ""
-    # Personal fragments are never cached; the shared misses are, for a minute.
+    # Personal fragments are never cached; shared answers are, for five minutes.
     cached = report["transients"]
     assert len(cached) == 2
-    assert {entry["ttl"] for entry in cached.values()} == {60}
-    assert all(entry["value"] == {"html": ""} for entry in cached.values())
+    assert {entry["ttl"] for entry in cached.values()} == {300}
+    assert sorted(bool(entry["value"]["html"]) for entry in cached.values()) == [False, True]
     assert report["enqueued"] == {
         "cx-wc-widgets": f"{base}/widgets/{shop_id}/widgets.css",
         "cx-wc-loader": f"{base}/widgets/{shop_id}/loader.js",

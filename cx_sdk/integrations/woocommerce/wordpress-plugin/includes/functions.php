@@ -292,6 +292,14 @@ function cx_wc_allowed_html() {
 		'data-cx-form'   => true,
 		'data-cx-action' => true,
 	);
+	$html['img']      = $common + array(
+		'src'      => true,
+		'alt'      => true,
+		'width'    => true,
+		'height'   => true,
+		'loading'  => true,
+		'decoding' => true,
+	);
 	$html['label']    = $common + array( 'for' => true );
 	$html['input']    = $common + array(
 		'type'         => true,
