@@ -26,9 +26,13 @@ test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/sdk_vs_segment.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/widgets.py
+	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/recs_eval.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

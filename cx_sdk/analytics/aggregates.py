@@ -15,11 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..events.fields import read_iso_date
 from ..server.ingest_rules import Prepared
-from ..server.projections import ORDER_EVENTS
+from ..server.projections import ORDER_EVENTS, save_rows
 from ..server.tables import identities, order_timeline, orders, shipments
 from . import personas, sentiment
 from .tables import (
@@ -114,18 +115,6 @@ def add_daily(conn: Connection, shop_id: str, delta: Delta) -> None:
     ]
     if rows:
         conn.execute(_add_statement(conn.dialect.name), rows)
-
-
-def _save(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], upsert: Upsert) -> None:
-    keys = [column.name for column in table.primary_key.columns]
-    names = [column.name for column in table.columns]
-    upsert(
-        conn,
-        table,
-        [{name: row.get(name) for name in names} for row in rows],
-        keys,
-        [name for name in names if name not in keys],
-    )
 
 
 class _Batch:
@@ -254,7 +243,7 @@ def project(
     if steps:
         conn.execute(_steps_statement(conn.dialect.name), list(steps.values()))
     if chats:
-        _save(conn, analytics_chats, chats.values(), upsert)
+        save_rows(conn, analytics_chats, chats.values(), upsert)
     _comments(batch, comments)
     _checkouts_started(batch, checkouts)
     touched_orders = _orders(batch, order_ids, checkout_of_order)
@@ -403,7 +392,7 @@ def _checkouts_started(batch: _Batch, started: dict[str, Prepared]) -> None:
         new.setdefault("ordered_at", None)
         batch.move(_checkout_contribution(old), _checkout_contribution(new))
         rows.append(new)
-    _save(batch.conn, table, rows, batch.upsert)
+    save_rows(batch.conn, table, rows, batch.upsert)
 
 
 def _order_contribution(row: dict[str, Any] | None) -> Delta:
@@ -472,7 +461,7 @@ def _orders(
             if row and row.get("customer"):
                 batch.touched_customers.add(row["customer"])
         rows.append(new)
-    _save(conn, analytics_orders, rows, batch.upsert)
+    save_rows(conn, analytics_orders, rows, batch.upsert)
     return [row for row in rows if row["placed_at"] is not None]
 
 
@@ -553,7 +542,7 @@ def _link_checkouts(batch: _Batch, placed: list[dict[str, Any]], started: set[st
         batch.move(_checkout_contribution(checkout), _checkout_contribution(new))
         changed.append(new)
     if changed:
-        _save(conn, table, changed, batch.upsert)
+        save_rows(conn, table, changed, batch.upsert)
 
 
 # --- shipments --------------------------------------------------------------------------------
@@ -603,7 +592,7 @@ def _shipments(batch: _Batch, order_ids: set[str]) -> None:
     rows = []
     for shipment in current:
         delivered = shipment.delivered_at
-        promised = _date(shipment.promised_delivery_date)
+        promised = read_iso_date(shipment.promised_delivery_date)
         days = None
         if delivered is not None and shipment.placed_at is not None:
             days = max(0.0, (delivered - shipment.placed_at).total_seconds() / 86400)
@@ -621,16 +610,7 @@ def _shipments(batch: _Batch, order_ids: set[str]) -> None:
             _shipment_contribution(old_rows.get(shipment.shipment_id)), _shipment_contribution(new)
         )
         rows.append(new)
-    _save(conn, analytics_shipments, rows, batch.upsert)
-
-
-def _date(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
+    save_rows(conn, analytics_shipments, rows, batch.upsert)
 
 
 # --- customers --------------------------------------------------------------------------------
@@ -709,7 +689,7 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
                 analytics_customers.c.shop_id == shop_id, analytics_customers.c.customer.in_(gone)
             )
         )
-    _save(conn, analytics_customers, keep, batch.upsert)
+    save_rows(conn, analytics_customers, keep, batch.upsert)
 
 
 def _as_date(value: Any) -> date:

@@ -67,7 +67,7 @@ def rebuild(
     on: date | None = None,
 ) -> int:
     """Drop the shop's analytics and replay its log; returns the number of events replayed."""
-    with store._begin() as conn:
+    with store.begin() as conn:
         for table in TABLES:
             conn.execute(delete(table).where(table.c.shop_id == shop_id))
         last = conn.execute(
@@ -77,7 +77,7 @@ def rebuild(
         return 0
     done, after = 0, 0
     while after < last:
-        with store._begin() as conn:
+        with store.begin() as conn:
             rows = conn.execute(
                 select(*COLUMNS)
                 .where(events.c.shop_id == shop_id, events.c.id > after, events.c.id <= last)
@@ -87,7 +87,7 @@ def rebuild(
             if not rows:
                 break
             aggregates.project(
-                conn, shop_id, [_prepared(row) for row in rows], store._upsert, moves=False, on=on
+                conn, shop_id, [_prepared(row) for row in rows], store.upsert, moves=False, on=on
             )
         after = rows[-1].id
         done += len(rows)

@@ -22,14 +22,13 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..console.http import (
-    authorised,
     console_key,
     csrf_token,
     locale_of,
     page,
-    read_form,
     refuse,
     session_of,
+    signed_form,
 )
 from ..server.settings import Settings
 from ..server.store import Store
@@ -130,21 +129,11 @@ def _render(
     )
 
 
-async def _authorised_form(request: Request) -> tuple[dict[str, Any], Any] | Response:
-    form = await read_form(request)
-    if isinstance(form, Response):
-        return form
-    session = authorised(request, form)
-    if isinstance(session, Response):
-        return session
-    return session, form
-
-
 async def _act(request: Request, action: str) -> Response:
-    checked = await _authorised_form(request)
+    checked = await signed_form(request)
     if isinstance(checked, Response):
         return checked
-    session, form = checked
+    form, session = checked
     store: Store = request.app.state.store
     settings: Settings = request.app.state.settings
     conversation_id = request.path_params["conversation_id"][:40]
@@ -227,10 +216,10 @@ async def reopen(request: Request) -> Response:
 
 
 async def save_hours(request: Request) -> Response:
-    checked = await _authorised_form(request)
+    checked = await signed_form(request)
     if isinstance(checked, Response):
         return checked
-    session, form = checked
+    form, session = checked
     store: Store = request.app.state.store
 
     def work() -> Response:

@@ -150,6 +150,16 @@ def authorised(request: Request, form: FormData) -> dict[str, Any] | Response:
     return session
 
 
+async def signed_form(request: Request) -> tuple[FormData, dict[str, Any]] | Response:
+    """The posted form and the session it was sent from, or the refusal to answer with:
+    every console form goes through these checks (origin, size, type, session, CSRF)."""
+    checked = await signed_form(request)
+    if isinstance(checked, Response):
+        return checked
+    form, session = checked
+    return form, session
+
+
 def _home_url(request: Request, **query: str) -> str:
     root = request.scope.get("root_path", "")
     chosen = i18n.supported(request.query_params.get("locale"))
@@ -230,12 +240,9 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    form = await read_form(request)
-    if isinstance(form, Response):
-        return form
-    session = authorised(request, form)
-    if isinstance(session, Response):
-        return session
+    checked = await signed_form(request)
+    if isinstance(checked, Response):
+        return checked
     response = RedirectResponse(_home_url(request), status_code=303, headers=SECURITY_HEADERS)
     response.delete_cookie(COOKIE, path=request.scope.get("root_path") or "/")
     return response
@@ -249,12 +256,10 @@ def _int(form: FormData, name: str) -> int:
 
 
 async def save_widget(request: Request) -> Response:
-    form = await read_form(request)
-    if isinstance(form, Response):
-        return form
-    session = authorised(request, form)
-    if isinstance(session, Response):
-        return session
+    checked = await signed_form(request)
+    if isinstance(checked, Response):
+        return checked
+    form, session = checked
     name = request.path_params["name"]
     if name not in WIDGETS:
         return refuse(request, 404, N_("There is no widget with this name."))
@@ -284,12 +289,10 @@ async def save_widget(request: Request) -> Response:
 
 
 async def save_survey(request: Request) -> Response:
-    form = await read_form(request)
-    if isinstance(form, Response):
-        return form
-    session = authorised(request, form)
-    if isinstance(session, Response):
-        return session
+    checked = await signed_form(request)
+    if isinstance(checked, Response):
+        return checked
+    form, session = checked
     store: Store = request.app.state.store
     survey_id = str(request.path_params.get("survey_id") or form.get("survey_id", "")).strip()
 

@@ -34,7 +34,7 @@ def rebuild(store: Store, shop_id: str, progress: Progress | None = None) -> int
         )
     task = progress.add_task(f"shop {shop_id}", total=total) if progress else None
     done = 0
-    with store._begin() as conn:
+    with store.begin() as conn:
         clear(conn, shop_id)
         last = (None, 0)
         while True:
@@ -56,7 +56,7 @@ def rebuild(store: Store, shop_id: str, progress: Progress | None = None) -> int
                 )
                 if isinstance(item, Prepared):
                     batch.append(item)
-            project(conn, shop_id, batch, store._upsert)
+            project(conn, shop_id, batch, store.upsert)
             done += len(rows)
             last = (rows[-1].timestamp, rows[-1].id)
             if progress is not None and task is not None:

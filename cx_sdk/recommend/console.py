@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..console.http import authorised, console_key, csrf_token, page, read_form, refuse
+from ..console.http import console_key, csrf_token, page, refuse, signed_form
 from ..console.http import session_of as console_session
 from ..server.store import Store
 from ..widgets import i18n
@@ -63,12 +63,10 @@ async def show(request: Request) -> Response:
 
 
 async def save(request: Request) -> Response:
-    form = await read_form(request)
-    if isinstance(form, Response):
-        return form
-    session = authorised(request, form)
-    if isinstance(session, Response):
-        return session
+    checked = await signed_form(request)
+    if isinstance(checked, Response):
+        return checked
+    form, session = checked
     store: Store = request.app.state.store
 
     def work() -> Response:

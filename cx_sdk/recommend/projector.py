@@ -159,7 +159,7 @@ class Changes:
 
 def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: Upsert) -> None:
     """The ``projectors()`` hook: apply the batch's product and order events. ``upsert``
-    is unused: counts need ``n = n + excluded.n``, which ``Store._upsert`` does not do."""
+    is unused: counts need ``n = n + excluded.n``, which ``Store.upsert`` does not do."""
     items = [item for item in fresh if item.event in EVENTS]
     if not items:
         return

@@ -178,11 +178,11 @@ def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: U
         _newest_return_status(conn, shop_id, rows[order_id])
     for row in rows.values():
         row["revision"] = secrets.token_hex(8)
-    _save_rows(conn, orders, rows.values(), upsert)
-    _save_rows(conn, shipments, shipment_rows.values(), upsert)
+    save_rows(conn, orders, rows.values(), upsert)
+    save_rows(conn, shipments, shipment_rows.values(), upsert)
 
 
-def _save_rows(
+def save_rows(
     conn: Connection, table: Table, rows: Iterable[dict[str, Any]], upsert: Upsert
 ) -> None:
     """Write whole projection rows, replacing what is stored under their primary key."""

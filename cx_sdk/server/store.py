@@ -259,7 +259,9 @@ class Store:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _begin(self) -> Any:
+    def begin(self) -> Any:
+        """A write transaction (one at a time per process on SQLite), for parts that keep their
+        own aggregates outside ingest: rebuilds and periodic jobs."""
         return _Writer(self)
 
     def _bulk(
@@ -272,7 +274,7 @@ class Store:
             statement = self._statements[shape] = BulkInsert(self.engine.dialect, table, finish)
         return statement
 
-    def _upsert(
+    def upsert(
         self,
         conn: Connection,
         table: Table,
@@ -331,7 +333,7 @@ class Store:
         shop_id = shop_id or f"shop_{secrets_module.token_hex(6)}"
         now = utcnow()
         write_key, admin_token = new_key("write"), new_key("admin")
-        with self._begin() as conn:
+        with self.begin() as conn:
             conn.execute(
                 shops.insert().values(
                     id=shop_id,
@@ -382,13 +384,13 @@ class Store:
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
-        with self._begin() as conn:
+        with self.begin() as conn:
             conn.execute(update(shops).where(shops.c.id == shop_id).values(**values))
         self._shop_cache.clear()
 
     def update_shop_secrets(self, shop_id: str, **values: Any) -> None:
         """Merge platform secrets (None removes one)."""
-        with self._begin() as conn:
+        with self.begin() as conn:
             row = conn.execute(select(shops.c.secrets).where(shops.c.id == shop_id)).first()
             if row is None:
                 raise KeyError(shop_id)
@@ -408,7 +410,7 @@ class Store:
         if self.get_shop(shop_id) is None:
             raise KeyError(shop_id)
         key, now = new_key(kind), utcnow()
-        with self._begin() as conn:
+        with self.begin() as conn:
             conn.execute(
                 update(api_keys)
                 .where(
@@ -474,7 +476,7 @@ class Store:
                 result.duplicates.append(outcome.message_id)
             else:
                 ready[outcome.message_id] = outcome
-        with self._begin() as conn:
+        with self.begin() as conn:
             inserted = self._insert_new(
                 conn,
                 events,
@@ -487,9 +489,9 @@ class Store:
             if fresh:
                 self._link_identities(conn, shop_id, fresh)
                 self._update_profiles(conn, shop_id, fresh)
-                projections.project(conn, shop_id, fresh, self._upsert)
+                projections.project(conn, shop_id, fresh, self.upsert)
                 for projector in parts.collect("projectors"):
-                    projector(conn, shop_id, fresh, self._upsert)
+                    projector(conn, shop_id, fresh, self.upsert)
             if result.no_consent:
                 self._bump(conn, shop_id, "dropped_no_consent", len(result.no_consent))
         return result
@@ -507,7 +509,7 @@ class Store:
                     "user_id": item.user_id,
                 }
         rows = [{"shop_id": shop_id, "linked_at": utcnow(), **link} for link in links.values()]
-        self._upsert(conn, identities, rows, ("shop_id", "anonymous_id"), ("user_id", "linked_at"))
+        self.upsert(conn, identities, rows, ("shop_id", "anonymous_id"), ("user_id", "linked_at"))
 
     def _update_profiles(self, conn: Connection, shop_id: str, fresh: list[Prepared]) -> None:
         changes: dict[str, dict[str, Any]] = {}
@@ -567,7 +569,7 @@ class Store:
                     "last_seen": max(change["last"], old.last_seen) if old else change["last"],
                 }
             )
-        self._upsert(
+        self.upsert(
             conn,
             profiles,
             rows,
@@ -603,7 +605,7 @@ class Store:
             .values(value=counters.c.value + amount)
         )
         if updated.rowcount == 0:
-            self._upsert(
+            self.upsert(
                 conn,
                 counters,
                 [{"shop_id": shop_id, "name": name, "value": amount}],
@@ -632,7 +634,7 @@ class Store:
         user_id: str | None = None,
     ) -> bool:
         """Persist a raw delivery before it is mapped; False when it was seen before."""
-        with self._begin() as conn:
+        with self.begin() as conn:
             statement = self._bulk(
                 "record webhook",
                 webhook_deliveries,
@@ -672,7 +674,7 @@ class Store:
             values["user_id"] = user_id
         if error is None:
             values["body"] = b""
-        with self._begin() as conn:
+        with self.begin() as conn:
             conn.execute(
                 update(webhook_deliveries)
                 .where(
@@ -695,8 +697,8 @@ class Store:
         return None if row is None else dict(row.value)
 
     def put_state(self, shop_id: str, kind: str, key: str, value: dict[str, Any]) -> None:
-        with self._begin() as conn:
-            self._upsert(
+        with self.begin() as conn:
+            self.upsert(
                 conn,
                 integration_state,
                 [
@@ -715,7 +717,7 @@ class Store:
     def record_privacy_request(
         self, shop_id: str, kind: str, user_id: str | None, payload: dict[str, Any]
     ) -> int:
-        with self._begin() as conn:
+        with self.begin() as conn:
             result = conn.execute(
                 privacy_requests.insert().values(
                     shop_id=shop_id,
@@ -967,7 +969,7 @@ class Store:
         if not user_id and not email:
             raise ValueError("user_id or email is required")
         counts: dict[str, int] = {}
-        with self._begin() as conn:
+        with self.begin() as conn:
             user_ids, anonymous, order_ids = self._subject(conn, shop_id, user_id, email)
             for table in reversed(self._customer_tables()):
                 filters = self._customer_filters(table, user_ids, anonymous, order_ids)
@@ -989,7 +991,7 @@ class Store:
     def erase_shop(self, shop_id: str) -> dict[str, int]:
         """Delete the shop and everything it owns (Shopify's shop/redact)."""
         counts: dict[str, int] = {}
-        with self._begin() as conn:
+        with self.begin() as conn:
             for table in reversed(metadata.sorted_tables):
                 if "shop_id" in table.c:
                     counts[str(table.name)] = conn.execute(

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...events.fields import read_iso_date
 from ...server.projections import RETURN_STATUS as RETURN_EVENTS
 from ...server.store import OrderView, ShipmentView
 
@@ -25,15 +26,6 @@ def safe_url(value: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
     return value.strip()
-
-
-def _date(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 def _money(value: Any) -> Decimal | None:
@@ -100,13 +92,13 @@ def _place(entry: dict[str, Any]) -> str | None:
 
 
 def punctuality(shipment: ShipmentView, today: date) -> str | None:
-    promised = _date(shipment.promised_delivery_date)
+    promised = read_iso_date(shipment.promised_delivery_date)
     if promised is None:
         return None
     if shipment.delivered_at is not None:
         delivered = shipment.delivered_at.date()
         return "delivered_on_time" if delivered <= promised else "delivered_late"
-    estimated = _date(shipment.estimated_delivery_date)
+    estimated = read_iso_date(shipment.estimated_delivery_date)
     if (estimated is not None and estimated > promised) or today > promised:
         return "late"
     return "on_time"
@@ -143,8 +135,8 @@ def _shipment(shipment: ShipmentView, today: date) -> ShipmentBlock:
         carrier=shipment.carrier,
         tracking_number=shipment.tracking_number,
         tracking_url=safe_url(shipment.tracking_url),
-        promised=_date(shipment.promised_delivery_date),
-        estimated=_date(shipment.estimated_delivery_date),
+        promised=read_iso_date(shipment.promised_delivery_date),
+        estimated=read_iso_date(shipment.estimated_delivery_date),
         delivered_at=shipment.delivered_at,
         punctuality=punctuality(shipment, today),
         problem=shipment.status if shipment.status in PROBLEM_STATUSES else None,
