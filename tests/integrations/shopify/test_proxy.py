@@ -9,7 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from cx_sdk.integrations.shopify import signature
-from cx_sdk.server import CreatedShop
+from cx_sdk.server import CreatedShop, Store
+from cx_sdk.widgets.config import WidgetConfig
+from cx_sdk.widgets.registry import settings_for
 
 from .conftest import API_SECRET, DOMAIN, PREVIOUS_SECRET, Deliver, fixture
 
@@ -128,3 +130,17 @@ def test_survey_is_offered_to_the_logged_in_owner_of_a_delivered_order_only(
     assert "<form" in owner.text
     stranger = client.get(proxied("survey", customer="42", extra={"order": "1234"}))
     assert stranger.status_code == 204
+
+
+def test_theme_blocks_for_recommendations_and_chat_get_their_fragments(
+    client: TestClient, placed: None, shopify_shop: CreatedShop, store: Store
+) -> None:
+    recs = client.get(proxied("recommendations", extra={"strategy": "bestsellers", "locale": "en"}))
+    assert recs.status_code == 200, recs.text
+    assert 'data-cx-widget="recommendations"' in recs.text
+    assert 'class="cx-rec"' in recs.text
+    # The chat launcher appears once the merchant switches the chat on.
+    assert client.get(proxied("chat", extra={"locale": "de"})).status_code == 204
+    settings_for(store).save(shopify_shop.shop.id, WidgetConfig("chat", enabled=True))
+    chat = client.get(proxied("chat", extra={"locale": "de"}))
+    assert chat.status_code == 200 and 'data-cx-widget="chat"' in chat.text
