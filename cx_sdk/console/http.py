@@ -153,10 +153,12 @@ def authorised(request: Request, form: FormData) -> dict[str, Any] | Response:
 async def signed_form(request: Request) -> tuple[FormData, dict[str, Any]] | Response:
     """The posted form and the session it was sent from, or the refusal to answer with:
     every console form goes through these checks (origin, size, type, session, CSRF)."""
-    checked = await signed_form(request)
-    if isinstance(checked, Response):
-        return checked
-    form, session = checked
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
+    session = authorised(request, form)
+    if isinstance(session, Response):
+        return session
     return form, session
 
 
