@@ -78,9 +78,11 @@ def test_the_printed_demo_url_shows_tracking_and_takes_a_survey_answer(
         page.wait_for_selector('[data-cx-widget="tracking"][data-cx-state="ready"]')
         page.wait_for_selector('[data-cx-widget="survey"][data-cx-state="ready"]')
         assert "Zugestellt" in page.locator('div[data-cx-widget="tracking"]').inner_text()
-        assert "noch nicht verfügbar" in page.locator('[data-cx-widget="chat"]').get_attribute(
-            "data-cx-label"
-        )
+        # The demo's recommendations and chat launcher are live too.
+        page.wait_for_selector('div[data-cx-widget="recommendations"][data-cx-state="ready"]')
+        assert page.locator("li.cx-rec").count() > 0
+        page.wait_for_selector('div[data-cx-widget="chat"][data-cx-state="ready"] button')
+        assert "noch nicht verfügbar" not in page.content()
         page.locator('.cx-option:has-text("10")').first.click()
         page.get_by_role("button", name="Antwort senden").click()
         page.wait_for_selector("text=Vielen Dank für Ihr Feedback!")
