@@ -97,10 +97,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if own_store:
             app.state.store.close()
 
-    # The hot paths first (routes are tried in order): ingest, then the parts (widgets).
+    # The hot paths first (routes are tried in order): the parts (widgets first), whose
+    # requests are many and small, then ingest, whose requests carry whole batches.
     routes: list[BaseRoute] = [
-        *ingest.routes(),
         *plugin_routes(),
+        *ingest.routes(),
         *api.routes(),
         Route("/healthz", _health, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
