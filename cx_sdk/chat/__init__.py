@@ -25,3 +25,9 @@ def console_routes() -> list[Any]:
 
 def console_nav() -> list[tuple[str, str]]:
     return [("/chat", "Live chat")]
+
+
+def shutdown() -> list[Any]:
+    from .hub import close_hub
+
+    return [close_hub]

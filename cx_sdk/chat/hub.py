@@ -133,3 +133,11 @@ def hub_of(state: Any) -> Hub:
         hub = RedisHub(url) if url else LocalHub()
         state.chat_hub = hub
     return hub
+
+
+async def close_hub(state: Any) -> None:
+    """Called when the application stops: the Redis connections go with it."""
+    hub = getattr(state, "chat_hub", None)
+    if isinstance(hub, RedisHub):
+        await hub.close()
+    state.chat_hub = None

@@ -90,6 +90,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             else None
         )
         yield
+        for stop in parts.collect("shutdown"):
+            try:
+                await stop(app.state)
+            except Exception:
+                log.exception("shutdown of %s failed", getattr(stop, "__qualname__", stop))
         if ticker is not None:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

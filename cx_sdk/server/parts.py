@@ -8,7 +8,9 @@ lazily inside, so that finding the hooks never imports a part's heavy modules):
 - ``projectors()``: ``(conn, shop_id, fresh, upsert)`` called inside every ingest
   transaction with the newly stored events, for aggregates that must never scan the log;
 - ``widgets()``: storefront widgets for ``cx_sdk.widgets.registry``;
-- ``console_routes()`` / ``console_nav()``: pages under ``/console`` and their menu entries.
+- ``console_routes()`` / ``console_nav()``: pages under ``/console`` and their menu entries;
+- ``shutdown()``: coroutine functions ``(app_state)`` awaited when the application stops
+  (connections a part opened, such as the chat's Redis hub).
 
 A part that is not installed (ImportError) is left out, never an error.
 """

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
-from cx_sdk.chat.hub import RedisHub
-from cx_sdk.server import Store
+from cx_sdk.chat.hub import RedisHub, hub_of
+from cx_sdk.server import Settings, Store, create_app
 from cx_sdk.widgets.config import WidgetConfig
 from cx_sdk.widgets.registry import settings_for
 
@@ -153,3 +154,12 @@ def test_visitor_on_one_worker_and_agent_on_another_talk_through_redis(
         desk.send(json.dumps({"type": "msg", "c": token["c"], "body": "hi from worker two"}))
         frames = [json.loads(chat.recv(5)) for _ in range(2)]
         assert [f["body"] for f in frames] == ["hello from worker one", "hi from worker two"]
+
+
+def test_the_redis_hub_is_closed_when_the_app_stops(settings: Settings, store: Store) -> None:
+    app = create_app(settings.model_copy(update={"redis_url": _redis_url()}), store)
+    with TestClient(app):
+        hub = hub_of(app.state)
+        assert isinstance(hub, RedisHub)
+    assert app.state.chat_hub is None
+    assert hub._listener is None or hub._listener.done()
