@@ -902,6 +902,26 @@ class Store:
                     )
                 }
         anonymous = set(self._anonymous_ids(conn, shop_id, user_ids))
+        if digest:
+            # A guest known only by email elsewhere (a chat that gave one): that table's
+            # anonymous id is theirs.
+            for table in metadata.sorted_tables:
+                if table in (profiles, orders) or not {
+                    "shop_id",
+                    "email_hash",
+                    "anonymous_id",
+                } <= set(table.c.keys()):
+                    continue
+                anonymous |= {
+                    row.anonymous_id
+                    for row in conn.execute(
+                        select(table.c.anonymous_id).where(
+                            table.c.shop_id == shop_id,
+                            table.c.email_hash == digest,
+                            table.c.anonymous_id.is_not(None),
+                        )
+                    )
+                }
         email_filter = [orders.c.email_hash == digest] if digest else []
         order_rows = conn.execute(
             select(orders.c.order_id, orders.c.anonymous_id).where(

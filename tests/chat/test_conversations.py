@@ -170,3 +170,28 @@ def test_erase_by_user_id_leaves_other_customers_chats(store: Store, shop: Creat
     store.erase_customer(shop.shop.id, user_id="cust-1")
     assert chats.get(shop.shop.id, mine.id) is None
     assert [m.body for m in chats.messages(shop.shop.id, theirs.id)] == ["servus"]
+
+
+def test_erase_by_email_reaches_a_guest_chat_that_matches_no_order(
+    store: Store, shop: CreatedShop
+) -> None:
+    chats = Chats(store)
+    guest = chats.start(shop.shop, "de", T0)
+    chats.post(shop.shop, guest, "visitor", "Gibt es den Schuh in 44?", T0)
+    tied = chats.set_email(shop.shop.id, guest.id, "gast@example.org")
+    assert tied is not None and tied.user_id is None
+
+    def guest_events() -> list[dict[str, object]]:
+        return [
+            event
+            for _, event in store.iter_events(shop.shop.id)
+            if event.get("anonymousId") == guest.anonymous_id
+        ]
+
+    assert guest_events()  # the chat is in the journey
+    exported = store.export_customer(shop.shop.id, email="gast@example.org")["tables"]
+    assert [row["id"] for row in exported["chat_conversations"]] == [guest.id]
+    counts = store.erase_customer(shop.shop.id, email="gast@example.org")
+    assert counts["chat_conversations"] == 1 and counts["chat_messages"] == 1
+    assert chats.get(shop.shop.id, guest.id) is None
+    assert guest_events() == []
