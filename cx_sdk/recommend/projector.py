@@ -8,15 +8,15 @@ counts (k capped at core.MAX_BASKET); a view adds at most SESSION_ITEMS pairs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, case, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ..server.bulk import BulkInsert
 from ..server.ingest_rules import Prepared
 from ..server.projections import Upsert
 from ..server.tables import counters
@@ -344,10 +344,6 @@ def _refund(
     )
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
 def _newer(column: Any, excluded: Any) -> Any:
     return case(
         (or_(column.is_(None), and_(excluded.is_not(None), excluded > column)), excluded),
@@ -355,26 +351,62 @@ def _newer(column: Any, excluded: Any) -> Any:
     )
 
 
+def _add_items(base: Any) -> Any:
+    excluded = base.excluded
+    return base.on_conflict_do_update(
+        index_elements=["shop_id", "product_id"],
+        set_={
+            **{key: func.coalesce(excluded[key], rec_items.c[key]) for key in product_data({})},
+            "baskets": rec_items.c.baskets + excluded.baskets,
+            "views": rec_items.c.views + excluded.views,
+            "trend": rec_items.c.trend + excluded.trend,
+            "updated_at": _newer(rec_items.c.updated_at, excluded.updated_at),
+        },
+    )
+
+
+def _add_history(base: Any) -> Any:
+    excluded = base.excluded
+    return base.on_conflict_do_update(
+        index_elements=["shop_id", "visitor", "product_id"],
+        set_={
+            "viewed": rec_history.c.viewed + excluded.viewed,
+            "bought": rec_history.c.bought + excluded.bought,
+            "last_viewed_at": _newer(rec_history.c.last_viewed_at, excluded.last_viewed_at),
+            "last_bought_at": _newer(rec_history.c.last_bought_at, excluded.last_bought_at),
+        },
+    )
+
+
+def _add_totals(base: Any) -> Any:
+    return base.on_conflict_do_update(
+        index_elements=["shop_id", "name"],
+        set_={"value": counters.c.value + base.excluded.value},
+    )
+
+
+def _keep_orders(base: Any) -> Any:
+    return base.on_conflict_do_nothing(index_elements=["shop_id", "order_id", "product_id"])
+
+
+_STATEMENTS: dict[tuple[str, str], BulkInsert] = {}
+
+
+def _statement(conn: Connection, table: Table, finish: Callable[[Any], Any]) -> BulkInsert:
+    """The multi-row INSERT for ``table`` on this engine, compiled once (``server.bulk``)."""
+    key = (conn.dialect.name, str(table.name))
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = BulkInsert(conn.dialect, table, finish)
+    return found
+
+
 def write(conn: Connection, shop_id: str, changes: Changes) -> None:
-    """Add ``changes`` to the stored counts (atomically, on either engine)."""
+    """Add ``changes`` to the stored counts (atomically, on either engine). Every key occurs
+    once per statement (the changes are keyed by it), as PostgreSQL requires."""
     if changes.items:
-        statement = _insert(conn, rec_items)
-        excluded = statement.excluded
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["shop_id", "product_id"],
-                set_={
-                    **{
-                        key: func.coalesce(excluded[key], rec_items.c[key])
-                        for key in product_data({})
-                    },
-                    "baskets": rec_items.c.baskets + excluded.baskets,
-                    "views": rec_items.c.views + excluded.views,
-                    "trend": rec_items.c.trend + excluded.trend,
-                    "updated_at": _newer(rec_items.c.updated_at, excluded.updated_at),
-                },
-            ),
-            [{"shop_id": shop_id, **row} for row in changes.items.values()],
+        _statement(conn, rec_items, _add_items).run(
+            conn, [{"shop_id": shop_id, **row} for row in changes.items.values()]
         )
     if changes.pairs:
         # The hot path (k·(k−1) rows per order): plain tuples straight to the driver, skipping
@@ -388,37 +420,21 @@ def write(conn: Connection, shop_id: str, changes: Changes) -> None:
             ],
         )
     if changes.history:
-        statement = _insert(conn, rec_history)
-        excluded = statement.excluded
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["shop_id", "visitor", "product_id"],
-                set_={
-                    "viewed": rec_history.c.viewed + excluded.viewed,
-                    "bought": rec_history.c.bought + excluded.bought,
-                    "last_viewed_at": _newer(rec_history.c.last_viewed_at, excluded.last_viewed_at),
-                    "last_bought_at": _newer(rec_history.c.last_bought_at, excluded.last_bought_at),
-                },
-            ),
-            [{"shop_id": shop_id, **row} for row in changes.history.values()],
+        _statement(conn, rec_history, _add_history).run(
+            conn, [{"shop_id": shop_id, **row} for row in changes.history.values()]
         )
     if changes.totals:
-        statement = _insert(conn, counters)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["shop_id", "name"],
-                set_={"value": counters.c.value + statement.excluded.value},
-            ),
+        _statement(conn, counters, _add_totals).run(
+            conn,
             [
                 {"shop_id": shop_id, "name": name, "value": value}
                 for name, value in changes.totals.items()
             ],
         )
     if changes.orders:
-        statement = _insert(conn, rec_order_items).on_conflict_do_nothing(
-            index_elements=["shop_id", "order_id", "product_id"]
+        _statement(conn, rec_order_items, _keep_orders).run(
+            conn, [{"shop_id": shop_id, **row} for row in changes.orders]
         )
-        conn.execute(statement, [{"shop_id": shop_id, **row} for row in changes.orders])
 
 
 def clear(conn: Connection, shop_id: str, tables: Iterable[Table] = ()) -> None:
