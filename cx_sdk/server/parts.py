@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 # In the order their routes are tried: the storefront's widgets first.
@@ -32,6 +33,11 @@ PARTS: dict[str, str] = {
     "/recommendations": "cx_sdk.recommend",
     "": "cx_sdk.analytics",
 }
+
+
+def folder(module_name: str) -> Path:
+    """Where a part's package lives (its ``templates/`` and ``locales/`` sit beside its code)."""
+    return Path(__file__).parent.parent.joinpath(*module_name.split(".")[1:])
 
 
 @cache

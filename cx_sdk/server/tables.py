@@ -26,6 +26,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from . import parts
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -223,8 +225,6 @@ privacy_requests = Table(
 
 # Optional parts keep their tables next to their code and register them on this metadata when
 # imported; importing them here means erase and export always see every customer table.
-for _part in ("widgets", "chat", "recommend", "analytics"):
-    try:
-        importlib.import_module(f"cx_sdk.{_part}.tables")
-    except ImportError:
-        pass
+for _module in parts.PARTS.values():
+    if (parts.folder(_module) / "tables.py").exists():
+        importlib.import_module(f"{_module}.tables")

@@ -23,19 +23,26 @@ from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from ..server import parts
+
 LOCALES: tuple[str, ...] = ("de", "en")
 DEFAULT_LOCALE = "de"
 LOCALE_DIR = Path(__file__).parent / "locales"
 PACKAGE_ROOT = Path(__file__).parent.parent
-# Optional parts that keep their own templates/ and locales/ folders beside their code.
-PARTS: tuple[str, ...] = ("chat", "recommend", "analytics")
+# The other parts of the collector, whose own templates/ and locales/ folders (where they
+# have them) sit beside their code.
+PART_FOLDERS: tuple[Path, ...] = tuple(
+    parts.folder(module)
+    for module in parts.PARTS.values()
+    if module not in ("cx_sdk.widgets", "cx_sdk.console")
+)
 # Every folder holding templates: the framework, each widget, the console, the parts.
 TEMPLATE_DIRS: tuple[Path, ...] = (
     Path(__file__).parent / "templates",
     Path(__file__).parent / "tracking" / "templates",
     Path(__file__).parent / "survey" / "templates",
     PACKAGE_ROOT / "console" / "templates",
-    *(PACKAGE_ROOT / part / "templates" for part in PARTS),
+    *(part / "templates" for part in PART_FOLDERS),
 )
 
 
@@ -79,7 +86,7 @@ def negotiate(query: str | None, accept_language: str | None, shop_default: str 
 def catalog_paths(locale: str) -> list[Path]:
     """The widgets' catalog of ``locale`` and those of the installed parts."""
     name = Path(locale) / "LC_MESSAGES" / "messages.po"
-    extra = [PACKAGE_ROOT / part / "locales" / name for part in PARTS]
+    extra = [part / "locales" / name for part in PART_FOLDERS]
     return [LOCALE_DIR / name, *(path for path in extra if path.exists())]
 
 
