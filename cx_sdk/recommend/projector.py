@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, and_, case, func, or_, select
 
-from ..server.bulk import BulkInsert
+from ..server.bulk import BulkInsert, insert_for
 from ..server.ingest_rules import Prepared
 from ..server.projections import Upsert
 from ..server.tables import counters
@@ -389,16 +389,9 @@ def _keep_orders(base: Any) -> Any:
     return base.on_conflict_do_nothing(index_elements=["shop_id", "order_id", "product_id"])
 
 
-_STATEMENTS: dict[tuple[str, str], BulkInsert] = {}
-
-
 def _statement(conn: Connection, table: Table, finish: Callable[[Any], Any]) -> BulkInsert:
     """The multi-row INSERT for ``table`` on this engine, compiled once (``server.bulk``)."""
-    key = (conn.dialect.name, str(table.name))
-    found = _STATEMENTS.get(key)
-    if found is None:
-        found = _STATEMENTS[key] = BulkInsert(conn.dialect, table, finish)
-    return found
+    return insert_for(conn.dialect, f"recommend {table.name}", table, finish)
 
 
 def write(conn: Connection, shop_id: str, changes: Changes) -> None:

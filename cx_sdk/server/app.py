@@ -41,12 +41,7 @@ def plugin_jobs() -> list[Job]:
     return list(parts.collect("periodic"))
 
 
-async def _every(
-    seconds: float,
-    jobs: list[Callable[[Store, Settings], object]],
-    store: Store,
-    settings: Settings,
-) -> None:
+async def _every(seconds: float, jobs: list[Job], store: Store, settings: Settings) -> None:
     """Run every job each ``seconds``; a failing job is logged and does not stop the others."""
     while True:
         await asyncio.sleep(seconds)

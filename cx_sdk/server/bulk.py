@@ -117,6 +117,10 @@ class BulkInsert:
             return found
         width = len(keys)
         base = (postgresql.insert if self.name == "postgresql" else sqlite.insert)(self.table)
+        # Each row value's placeholder name → its index in the flattened rows.
+        flat_index = {
+            f"r{row}c{col}": row * width + col for row in range(count) for col in range(width)
+        }
         values = [
             {
                 key: bindparam(f"r{row}c{col}", type_=self.table.c[key].type)
@@ -125,14 +129,10 @@ class BulkInsert:
             for row in range(count)
         ]
         compiled = self.finish(base.values(values)).compile(dialect=self.dialect)
-        order: list[int | Any] = []
-        for name in compiled.positiontup or ():
-            if name.startswith("r") and "c" in name[1:]:
-                row_text, col_text = name[1:].split("c", 1)
-                if row_text.isdigit() and col_text.isdigit():
-                    order.append(int(row_text) * width + int(col_text))
-                    continue
-            order.append(_Constant(compiled.params[name]))
+        order: list[int | Any] = [
+            flat_index[name] if name in flat_index else _Constant(compiled.params[name])
+            for name in compiled.positiontup or ()
+        ]
         # Row-major with nothing else bound (the usual case): the flattened rows as they are.
         plain = order == list(range(width * count))
         found = self._compiled[(keys, count)] = (compiled.string, None if plain else order)
@@ -168,6 +168,21 @@ class BulkInsert:
             if result.returns_rows:
                 returned.extend(result.fetchall())
         return returned
+
+
+_INSERTS: dict[tuple[str, str], BulkInsert] = {}
+
+
+def insert_for(
+    dialect: Dialect, shape: str, table: Table, finish: Callable[[Any], Any] = lambda base: base
+) -> BulkInsert:
+    """The ``BulkInsert`` of ``shape`` (a name for ``table`` plus ``finish``) on this kind of
+    database, made once per process: its SQL is then compiled once per row count."""
+    key = (dialect.name, shape)
+    found = _INSERTS.get(key)
+    if found is None:
+        found = _INSERTS[key] = BulkInsert(dialect, table, finish)
+    return found
 
 
 class _Constant:

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
 from . import db, parts, projections
-from .bulk import BulkInsert, PointRead
+from .bulk import BulkInsert, PointRead, insert_for
 from .ingest_rules import Prepared, prepare
 from .tables import (
     api_keys,
@@ -269,10 +269,7 @@ class Store:
     ) -> BulkInsert:
         """The multi-row INSERT into ``table`` completed by ``finish`` (its ON CONFLICT and
         RETURNING), kept per ``shape``: its SQL is compiled once per row count."""
-        statement = self._statements.get(shape)
-        if statement is None:
-            statement = self._statements[shape] = BulkInsert(self.engine.dialect, table, finish)
-        return statement
+        return insert_for(self.engine.dialect, f"store {shape}", table, finish)
 
     def upsert(
         self,
