@@ -324,17 +324,9 @@ class Chats:
 
     def resolve(self, shop: Shop, conversation: Conversation, now: datetime) -> Conversation:
         """Close it and emit Conversation Ended with its duration and first response time."""
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                update(chat_conversations)
-                .where(
-                    chat_conversations.c.shop_id == shop.id,
-                    chat_conversations.c.id == conversation.id,
-                )
-                .values(status="resolved", resolved_at=_naive(now), last_activity_at=_naive(now))
-            )
-        resolved = self.get(shop.id, conversation.id)
-        assert resolved is not None
+        resolved = self._set_status(
+            shop.id, conversation.id, "resolved", resolved_at=_naive(now), at=now
+        )
         self._emit(
             shop,
             resolved,
@@ -352,18 +344,29 @@ class Chats:
         return resolved
 
     def reopen(self, shop: Shop, conversation: Conversation, now: datetime) -> Conversation:
+        return self._set_status(shop.id, conversation.id, "open", resolved_at=None, at=now)
+
+    def _set_status(
+        self,
+        shop_id: str,
+        conversation_id: str,
+        status: str,
+        *,
+        resolved_at: datetime | None,
+        at: datetime,
+    ) -> Conversation:
         with self.store.engine.begin() as conn:
             conn.execute(
                 update(chat_conversations)
                 .where(
-                    chat_conversations.c.shop_id == shop.id,
-                    chat_conversations.c.id == conversation.id,
+                    chat_conversations.c.shop_id == shop_id,
+                    chat_conversations.c.id == conversation_id,
                 )
-                .values(status="open", resolved_at=None, last_activity_at=_naive(now))
+                .values(status=status, resolved_at=resolved_at, last_activity_at=_naive(at))
             )
-        reopened = self.get(shop.id, conversation.id)
-        assert reopened is not None
-        return reopened
+        changed = self.get(shop_id, conversation_id)
+        assert changed is not None
+        return changed
 
     # --- the customer beside the conversation --------------------------------------------
 
