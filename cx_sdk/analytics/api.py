@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
+from ..server import follower
 from ..server.http import JSONResponse, admin_shop
 from ..server.store import Store
 from .kpis import Period, PeriodError, choose_bucket, parse_period, report
@@ -29,6 +30,8 @@ def period_of(request: Request) -> tuple[Period, str]:
 
 
 def read_report(store: Store, shop_id: str, period: Period, bucket: str) -> dict[str, Any]:
+    """The report over everything acknowledged so far (the backlog is projected first)."""
+    follower.settle(store, shop_id)
     with store.engine.connect() as conn:
         return report(conn, shop_id, period, bucket)
 

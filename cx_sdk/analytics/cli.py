@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 
 from ..server.settings import DEFAULT_DATABASE_URL, Settings
 from ..server.store import Store
+from .api import read_report
 from .jobs import rescore_shop
-from .kpis import PeriodError, choose_bucket, parse_period, report
+from .kpis import PeriodError, choose_bucket, parse_period
 from .rebuild import rebuild
 
 
@@ -65,8 +66,7 @@ def main(argv: Sequence[str]) -> int:
             except PeriodError as error:
                 print(f"cx analytics: {error}", file=sys.stderr)
                 return 2
-            with store.engine.connect() as conn:
-                data = report(conn, args.shop, period, bucket)
+            data = read_report(store, args.shop, period, bucket)
             print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     finally:

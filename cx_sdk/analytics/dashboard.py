@@ -27,7 +27,8 @@ from ..server.store import Shop, Store
 from ..widgets import i18n
 from ..widgets.config import N_
 from . import charts
-from .kpis import Period, PeriodError, choose_bucket, parse_period, report
+from .api import read_report
+from .kpis import Period, PeriodError, choose_bucket, parse_period
 from .personas import SEGMENTS
 
 STYLESHEET = Path(__file__).parent / "static" / "dashboard.css"
@@ -447,11 +448,6 @@ def _period(request: Request) -> tuple[Period, str, str | None]:
         return period, choose_bucket(period, None), str(error)
 
 
-def _read(store: Store, shop_id: str, period: Period, bucket: str) -> dict[str, Any]:
-    with store.engine.connect() as conn:
-        return report(conn, shop_id, period, bucket)
-
-
 def _shop(request: Request) -> tuple[Shop | None, Response | None]:
     session = session_of(request)
     if session is None:
@@ -474,7 +470,7 @@ async def dashboard(request: Request) -> Response:
     assert shop is not None
     period, bucket, problem = _period(request)
     store: Store = request.app.state.store
-    data = await run_in_threadpool(_read, store, shop.id, period, bucket)
+    data = await run_in_threadpool(read_report, store, shop.id, period, bucket)
     locale = locale_of(request, shop)
     fmt = Formats(locale)
     today = datetime.now(UTC).date()
@@ -526,7 +522,7 @@ async def export(request: Request) -> Response:
     if problem:
         return refuse(request, 400, N_("The period was not understood."))
     store: Store = request.app.state.store
-    data = await run_in_threadpool(_read, store, shop.id, period, bucket)
+    data = await run_in_threadpool(read_report, store, shop.id, period, bucket)
     found = tables(data, Formats(locale_of(request, shop))).get(name)
     if found is None:
         return refuse(request, 404, N_("There is no table with this name."))

@@ -1,8 +1,9 @@
 """Rebuild the analytics of a shop from its event log (backfills, older data, new KPIs).
 
 The log is replayed in storage order through the same projector ingest uses, in chunks of
-their own transactions. Events stored while a rebuild runs are projected by ingest and not
-replayed: the rebuild stops at the last event id it saw when it started.
+their own transactions. The follower's backlog is projected first; events stored while a
+rebuild runs are left to the follower and not replayed: the rebuild stops at the last event id
+it saw when it started.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import orjson
 from sqlalchemy import delete, func, select
 
+from ..server import follower
 from ..server.ingest_rules import Prepared
 from ..server.store import Store
 from ..server.tables import events
@@ -23,41 +24,9 @@ from .tables import TABLES
 CHUNK = 20_000
 
 
-COLUMNS = (
-    events.c.id,
-    events.c.message_id,
-    events.c.type,
-    events.c.event,
-    events.c.stage,
-    events.c.channel,
-    events.c.user_id,
-    events.c.anonymous_id,
-    events.c.timestamp,
-    events.c.body,
-)
-
-
-def _prepared(row: Any) -> Prepared:
-    """A stored event as the projector sees it; the body is parsed only where it is read."""
-    _, message_id, kind, event, stage, channel, user_id, anonymous_id, timestamp, body = row
-    wanted = kind == "alias" or event in aggregates.WITH_PROPERTIES
-    wire = orjson.loads(body) if wanted else {}
-    return Prepared(
-        message_id,
-        kind,
-        event,
-        stage,
-        channel,
-        user_id,
-        anonymous_id,
-        timestamp,
-        timestamp,
-        None,
-        timestamp,
-        wire,
-        {},
-        None,
-    )
+def _stored(row: Any) -> Prepared:
+    """The body is parsed only where the projector reads it."""
+    return follower.stored(row, row.type == "alias" or row.event in aggregates.WITH_PROPERTIES)
 
 
 def rebuild(
@@ -67,6 +36,7 @@ def rebuild(
     on: date | None = None,
 ) -> int:
     """Drop the shop's analytics and replay its log; returns the number of events replayed."""
+    follower.settle(store, shop_id)
     with store.begin() as conn:
         for table in TABLES:
             conn.execute(delete(table).where(table.c.shop_id == shop_id))
@@ -79,7 +49,7 @@ def rebuild(
     while after < last:
         with store.begin() as conn:
             rows = conn.execute(
-                select(*COLUMNS)
+                select(*follower.STORED)
                 .where(events.c.shop_id == shop_id, events.c.id > after, events.c.id <= last)
                 .order_by(events.c.id)
                 .limit(CHUNK)
@@ -87,7 +57,7 @@ def rebuild(
             if not rows:
                 break
             aggregates.project(
-                conn, shop_id, [_prepared(row) for row in rows], store.upsert, moves=False, on=on
+                conn, shop_id, [_stored(row) for row in rows], store.upsert, moves=False, on=on
             )
         after = rows[-1].id
         done += len(rows)

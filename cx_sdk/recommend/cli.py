@@ -13,6 +13,7 @@ import orjson
 from rich.progress import Progress
 from sqlalchemy import func, select
 
+from ..server import follower
 from ..server.ingest_rules import Prepared, prepare
 from ..server.settings import Settings
 from ..server.store import Store
@@ -27,6 +28,8 @@ def rebuild(store: Store, shop_id: str, progress: Progress | None = None) -> int
     shop = store.get_shop(shop_id)
     if shop is None:
         raise KeyError(shop_id)
+    # Batches still waiting for the follower would otherwise be counted again after the replay.
+    follower.settle(store, shop_id)
     where = (events.c.shop_id == shop_id, events.c.event.in_(sorted(EVENTS)))
     with store.engine.connect() as conn:
         total = int(

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from . import api, ingest, parts
+from .follower import Follower
 from .http import JSONResponse, problem
 from .openapi import spec
 from .settings import Settings
@@ -71,12 +72,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     own_store = store is None
     store = store or Store.open(settings.database_url, migrate=settings.migrate_on_start)
     store.key_cache_seconds = settings.key_cache_seconds
+    store.defer_projectors = settings.defer_projections
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Everything loaded so far (modules, metadata, compiled catalogs) lives as long as the
         # process: keep it out of the collector's full passes.
         gc.freeze()
+        follower = Follower(app.state.store) if settings.defer_projections else None
+        if follower is not None:
+            follower.start()
         ticker = (
             asyncio.create_task(
                 _every(settings.periodic_seconds, plugin_jobs(), app.state.store, settings)
@@ -94,6 +99,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+        if follower is not None:
+            await run_in_threadpool(follower.stop)
         if own_store:
             app.state.store.close()
 

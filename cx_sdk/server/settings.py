@@ -25,6 +25,9 @@ class Settings(BaseModel):
     periodic_seconds: float = Field(300.0, ge=0)
     # A Shopify checkout no order followed within this many minutes becomes Checkout Abandoned.
     shopify_abandoned_after_minutes: int = Field(60, ge=1)
+    # The analytics and recommendations projectors follow ingest in a background thread
+    # (server/follower.py) instead of delaying every acknowledgement; false runs them inline.
+    defer_projections: bool = True
     # Threads storing batches at once per worker (more only helps PostgreSQL).
     ingest_threads: int = Field(2, ge=1, le=64)
     # Signs console session cookies; generated per process when unset (sessions then end on

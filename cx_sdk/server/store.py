@@ -47,6 +47,7 @@ from .tables import (
     orders,
     privacy_requests,
     profiles,
+    projection_backlog,
     shipments,
     shops,
     webhook_deliveries,
@@ -205,6 +206,10 @@ class Store:
         self._readers_lock = threading.Lock()
         self._reader_connections: list[Connection] = []
         self.key_cache_seconds = 5.0
+        # The collector defers the parts' projectors to its follower (server/follower.py);
+        # used as a library (CLI, demo seeding, tests) the store runs them inline.
+        self.defer_projectors = False
+        self.backlog_signal = threading.Event()
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -299,16 +304,16 @@ class Store:
 
     def _insert_new(
         self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
-    ) -> set[str]:
-        """Insert rows whose key is new; return the ``message_id`` of those inserted."""
+    ) -> dict[str, int]:
+        """Insert rows whose key is new; return ``message_id → id`` of those inserted."""
         statement = self._bulk(
             f"insert-new {table.name} {keys}",
             table,
             lambda base: base.on_conflict_do_nothing(index_elements=list(keys)).returning(
-                table.c.message_id
+                table.c.message_id, table.c.id
             ),
         )
-        return {row[0] for row in statement.run(conn, rows)}
+        return {row[0]: row[1] for row in statement.run(conn, rows)}
 
     # --- shops and keys ------------------------------------------------------------------
 
@@ -487,11 +492,32 @@ class Store:
                 self._link_identities(conn, shop_id, fresh)
                 self._update_profiles(conn, shop_id, fresh)
                 projections.project(conn, shop_id, fresh, self.upsert)
-                for projector in parts.collect("projectors"):
-                    projector(conn, shop_id, fresh, self.upsert)
+                self._hand_to_parts(conn, shop_id, fresh, inserted)
             if result.no_consent:
                 self._bump(conn, shop_id, "dropped_no_consent", len(result.no_consent))
         return result
+
+    def _hand_to_parts(
+        self, conn: Connection, shop_id: str, fresh: list[Prepared], ids: dict[str, int]
+    ) -> None:
+        """Run the parts' projectors now, or leave the batch to the follower.
+
+        Deferred, the batch's event ids go to the backlog in this transaction, so an
+        acknowledged event is projected even if the process dies before the follower ran."""
+        projectors = parts.collect("projectors")
+        if not projectors:
+            return
+        if not self.defer_projectors:
+            for projector in projectors:
+                projector(conn, shop_id, fresh, self.upsert)
+            return
+        event_ids = sorted(ids[item.message_id] for item in fresh)
+        conn.execute(
+            projection_backlog.insert().values(
+                shop_id=shop_id, event_ids=orjson.dumps(event_ids).decode(), created_at=utcnow()
+            )
+        )
+        self.backlog_signal.set()
 
     def _link_identities(self, conn: Connection, shop_id: str, fresh: list[Prepared]) -> None:
         links: dict[str, dict[str, Any]] = {}

@@ -223,6 +223,19 @@ privacy_requests = Table(
     Column("payload", JSON, nullable=False),
 )
 
+# Batches of stored events the parts' projectors (analytics, recommendations) have yet to see:
+# ingest adds one row per batch in its own transaction, the follower claims and deletes it in
+# the transaction that projects it, so every batch is projected exactly once.
+projection_backlog = Table(
+    "projection_backlog",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("shop_id", String(40), nullable=False),
+    Column("event_ids", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_projection_backlog_shop", "shop_id", "id"),
+)
+
 # Optional parts keep their tables next to their code and register them on this metadata when
 # imported; importing them here means erase and export always see every customer table.
 for _module in parts.PARTS.values():

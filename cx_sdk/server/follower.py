@@ -1,0 +1,189 @@
+"""The parts' projectors (analytics, recommendations) follow ingest instead of running in it.
+
+Ingest stores the events, the core projections (profiles, identities, orders — the tracking
+widget reads them on the next request) and one backlog row naming the batch's event ids, and
+answers. A daemon thread per worker then claims backlog rows, replays those events through every
+part projector and deletes the rows, all in one transaction: exactly once, in id order, across
+any number of workers (PostgreSQL hands each row to one claimer with ``SKIP LOCKED``; SQLite
+serialises writers). Claiming several batches at once also lets the projectors work on larger
+batches than a single request carries.
+
+Readers that promise the merchant what was acknowledged (the KPI API, the dashboard, the
+rebuild commands) call :func:`settle` first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import Connection, bindparam, delete, exists, select
+
+from . import parts
+from .ingest_rules import Prepared
+from .tables import events, projection_backlog
+
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger("cx.follower")
+
+CLAIM_ROWS = 20  # backlog rows (ingest batches) projected per transaction
+IN_CHUNK = 500  # event ids per SELECT … IN
+
+STORED = (
+    events.c.id,
+    events.c.message_id,
+    events.c.type,
+    events.c.event,
+    events.c.stage,
+    events.c.channel,
+    events.c.user_id,
+    events.c.anonymous_id,
+    events.c.timestamp,
+    events.c.original_timestamp,
+    events.c.sent_at,
+    events.c.received_at,
+    events.c.body,
+)
+
+_BY_IDS = (
+    select(*STORED)
+    .where(
+        events.c.shop_id == bindparam("shop_id"), events.c.id.in_(bindparam("ids", expanding=True))
+    )
+    .order_by(events.c.id)
+)
+
+
+def stored(row: Any, with_body: bool = True) -> Prepared:
+    """A stored event (a row of :data:`STORED`) as the projectors see it. Traits and consent
+    are left out: they feed the core projections, which ran at ingest."""
+    _, message_id, kind, event, stage, channel, user_id, anonymous_id, *times, body = row
+    timestamp, original, sent_at, received_at = times
+    return Prepared(
+        message_id,
+        kind,
+        event,
+        stage,
+        channel,
+        user_id,
+        anonymous_id,
+        timestamp,
+        original,
+        sent_at,
+        received_at,
+        orjson.loads(body) if with_body else {},
+        {},
+        None,
+    )
+
+
+def _claim(conn: Connection, shop_id: str | None, limit: int) -> list[Any]:
+    """Take up to ``limit`` backlog rows out of the backlog (the deletion is undone with the
+    transaction if projecting them fails). A shop's reader waits for rows another worker holds
+    (it must see them projected); the follower skips them."""
+    oldest = select(projection_backlog.c.id).order_by(projection_backlog.c.id).limit(limit)
+    if shop_id is None:
+        oldest = oldest.with_for_update(skip_locked=True)
+    else:
+        oldest = oldest.where(projection_backlog.c.shop_id == shop_id).with_for_update()
+    claimed = conn.execute(
+        delete(projection_backlog)
+        .where(projection_backlog.c.id.in_(oldest.scalar_subquery()))
+        .returning(
+            projection_backlog.c.id, projection_backlog.c.shop_id, projection_backlog.c.event_ids
+        )
+    ).all()
+    return sorted(claimed, key=lambda row: row[0])
+
+
+def _load(conn: Connection, shop_id: str, ids: Sequence[int]) -> list[Prepared]:
+    """The events still stored (an erased customer's are gone, and stay unprojected)."""
+    found: list[Prepared] = []
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = list(ids[start : start + IN_CHUNK])
+        found.extend(
+            stored(row) for row in conn.execute(_BY_IDS, {"shop_id": shop_id, "ids": chunk})
+        )
+    return found
+
+
+def project_backlog(store: Store, shop_id: str | None = None, limit: int = CLAIM_ROWS) -> int:
+    """Project one claim of backlog rows (of one shop, or of any); returns how many rows."""
+    projectors = parts.collect("projectors")
+    with store.begin() as conn:
+        claimed = _claim(conn, shop_id, limit)
+        by_shop: dict[str, list[int]] = {}
+        for _, shop, event_ids in claimed:
+            by_shop.setdefault(shop, []).extend(orjson.loads(event_ids))
+        for shop, ids in by_shop.items():
+            fresh = _load(conn, shop, sorted(ids))
+            if fresh:
+                for projector in projectors:
+                    projector(conn, shop, fresh, store.upsert)
+    return len(claimed)
+
+
+def pending(store: Store, shop_id: str) -> bool:
+    """Whether the shop has batches its parts have not seen yet (one indexed read)."""
+    with store.reading() as conn:
+        return bool(
+            conn.execute(select(exists().where(projection_backlog.c.shop_id == shop_id))).scalar()
+        )
+
+
+def settle(store: Store, shop_id: str) -> None:
+    """Project the shop's backlog now, so what follows reads everything acknowledged so far."""
+    if pending(store, shop_id):
+        while project_backlog(store, shop_id):
+            pass
+
+
+def drain(store: Store) -> int:
+    """Project the whole backlog; returns the number of batches."""
+    done = 0
+    while batch := project_backlog(store):
+        done += batch
+    return done
+
+
+class Follower:
+    """The daemon thread that drains the backlog after each ingest (woken by the store) and
+    every ``idle_seconds`` (batches left by another worker or a previous run)."""
+
+    def __init__(self, store: Store, idle_seconds: float = 1.0) -> None:
+        self.store = store
+        self.idle_seconds = idle_seconds
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="cx-follower", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        signal = self.store.backlog_signal
+        while not self._stopping.is_set():
+            signal.wait(self.idle_seconds)
+            signal.clear()
+            try:
+                while not self._stopping.is_set() and project_backlog(self.store):
+                    pass
+            except Exception:
+                log.exception("projecting the backlog failed; it stays queued and is retried")
+                self._stopping.wait(self.idle_seconds)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread, then project what is left (best effort: it stays queued)."""
+        self._stopping.set()
+        self.store.backlog_signal.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        try:
+            drain(self.store)
+        except Exception:
+            log.exception("projecting the backlog at shutdown failed; it stays queued")

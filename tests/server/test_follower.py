@@ -1,0 +1,150 @@
+"""The parts' projectors follow ingest through the backlog: exactly once, after the
+acknowledgement, to the same numbers as projecting inside the ingest transaction."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, func, select
+from starlette.testclient import TestClient
+
+from cx_sdk.analytics.tables import analytics_customer_days, analytics_daily
+from cx_sdk.recommend.tables import rec_history, rec_pairs
+from cx_sdk.server import CreatedShop, Store, follower
+from cx_sdk.server.tables import projection_backlog
+
+from ..analytics.dataset import week
+from ..recommend.test_engine import order
+from .helpers import basic, bearer
+
+PROJECTED: tuple[Table, ...] = (analytics_daily, analytics_customer_days, rec_pairs, rec_history)
+
+
+def _messages() -> list[dict[str, Any]]:
+    return [*week(), *(order(str(i), f"u{i % 3}", ["a", "b", "c"][: 1 + i % 3]) for i in range(9))]
+
+
+def _rows(store: Store, table: Table, shop_id: str) -> list[tuple[Any, ...]]:
+    columns = [column for column in table.c if column.name != "shop_id"]
+    query = select(*columns).where(table.c.shop_id == shop_id)
+    if table is analytics_daily:
+        # Segment movements are counted per projected batch (a customer who went new → loyal
+        # within one batch moved once): the follower's batches are larger than a request's.
+        query = query.where(table.c.metric != "segment_move")
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return sorted((tuple(row) for row in rows), key=repr)
+
+
+def _backlog(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(projection_backlog)).scalar_one())
+
+
+def _ingest_in_batches(store: Store, shop_id: str, messages: list[dict[str, Any]]) -> None:
+    for start in range(0, len(messages), 5):
+        result = store.ingest(shop_id, messages[start : start + 5])
+        assert not result.rejected, result.rejected
+
+
+def test_deferred_batches_reach_the_same_numbers_as_inline_projection(store: Store) -> None:
+    inline, deferred = store.create_shop("Inline"), store.create_shop("Deferred")
+    _ingest_in_batches(store, inline.shop.id, _messages())
+    store.defer_projectors = True
+    _ingest_in_batches(store, deferred.shop.id, _messages())
+
+    assert _backlog(store) > 1
+    assert all(_rows(store, table, deferred.shop.id) == [] for table in PROJECTED)
+    assert follower.drain(store) == (len(_messages()) + 4) // 5
+    assert _backlog(store) == 0
+    for table in PROJECTED:
+        assert _rows(store, table, deferred.shop.id) == _rows(store, table, inline.shop.id), table
+    assert follower.drain(store) == 0  # nothing is projected twice
+
+
+def test_a_failing_projector_leaves_its_batch_queued(
+    store: Store, shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.defer_projectors = True
+    store.ingest(shop.shop.id, [order("1", "u1", ["a", "b"])])
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("projector bug")
+
+    monkeypatch.setattr(follower.parts, "collect", lambda name: (broken,))
+    with pytest.raises(RuntimeError):
+        follower.drain(store)
+    assert _backlog(store) == 1
+    monkeypatch.undo()
+    assert follower.drain(store) == 1
+    assert _rows(store, rec_pairs, shop.shop.id) != []
+
+
+def test_an_erased_customers_waiting_events_are_never_projected(
+    store: Store, shop: CreatedShop
+) -> None:
+    store.defer_projectors = True
+    store.ingest(shop.shop.id, [order("1", "u-gone", ["a", "b"]), order("2", "u-kept", ["c"])])
+    store.erase_customer(shop.shop.id, user_id="u-gone")
+    follower.drain(store)
+    visitors = {row[0] for row in _rows(store, rec_history, shop.shop.id)}
+    assert visitors and not any("u-gone" in visitor for visitor in visitors)
+    assert not any(
+        "u-gone" in repr(row) for row in _rows(store, analytics_customer_days, shop.shop.id)
+    )
+
+
+def test_concurrent_followers_project_each_batch_once(store: Store) -> None:
+    inline, deferred = store.create_shop("Inline"), store.create_shop("Deferred")
+    _ingest_in_batches(store, inline.shop.id, _messages())
+    store.defer_projectors = True
+    _ingest_in_batches(store, deferred.shop.id, _messages())
+    done: list[int] = []
+    errors: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            done.append(follower.drain(store))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=follow) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sum(done) == (len(_messages()) + 4) // 5
+    for table in PROJECTED:
+        assert _rows(store, table, deferred.shop.id) == _rows(store, table, inline.shop.id), table
+
+
+def test_the_kpi_api_answers_with_every_acknowledged_event(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    assert store.defer_projectors  # the collector's default
+    response = client.post("/v1/batch", json={"batch": week()}, headers=basic(shop.write_key))
+    assert response.status_code == 200, response.text
+    kpis = client.get(
+        "/api/v1/kpis",
+        params={"from": "2026-10-01", "to": "2026-10-07"},
+        headers=bearer(shop.admin_token),
+    ).json()["kpis"]
+    assert kpis["orders"] == 4 and kpis["nps"] == 40.0
+
+
+def test_the_served_collector_projects_in_the_background(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    response = client.post(
+        "/v1/batch", json={"batch": [order("1", "u1", ["a", "b"])]}, headers=basic(shop.write_key)
+    )
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 30
+    while _backlog(store) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _backlog(store) == 0
+    assert _rows(store, rec_pairs, shop.shop.id) != []
