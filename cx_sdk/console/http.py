@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..server import parts
 from ..server.settings import Settings
-from ..server.store import Shop, Store
+from ..server.store import Shop, Store, hash_key
 from ..widgets import i18n
 from ..widgets.config import (
     COLOUR_KEYS,
@@ -74,14 +74,29 @@ def csrf_token(key: bytes, session: dict[str, Any]) -> str:
     return hmac.new(key, f"csrf.{session['n']}".encode(), hashlib.sha256).hexdigest()
 
 
+def _key_mark(key: bytes, key_hash: str) -> str:
+    """Which admin token a session was opened with, without putting its hash in the cookie."""
+    return hmac.new(key, f"admin.{key_hash}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def session_of(request: Request) -> dict[str, Any] | None:
+    """The signed session, as long as the admin token it was opened with is not rotated."""
     raw = request.cookies.get(COOKIE)
     if not raw:
         return None
+    key = console_key(request)
     try:
-        return verify(console_key(request), "console-session", raw)
+        session = verify(key, "console-session", raw)
     except TokenError:
         return None
+    mark = session.get("k")
+    if not isinstance(mark, str):
+        return None
+    store: Store = request.app.state.store
+    live = store.live_key_hashes(str(session.get("s")), "admin")
+    if not any(hmac.compare_digest(mark, _key_mark(key, digest)) for digest in live):
+        return None
+    return session
 
 
 def locale_of(request: Request, shop: Shop | None) -> str:
@@ -225,7 +240,11 @@ async def login(request: Request) -> Response:
     value = sign(
         console_key(request),
         "console-session",
-        {"s": shop_id, "n": secrets.token_hex(16)},
+        {
+            "s": shop_id,
+            "n": secrets.token_hex(16),
+            "k": _key_mark(console_key(request), hash_key(token)),
+        },
         ttl_seconds=SESSION_SECONDS,
     )
     response = RedirectResponse(_home_url(request), status_code=303, headers=SECURITY_HEADERS)

@@ -426,6 +426,21 @@ class Store:
         self._key_cache.clear()
         return key
 
+    def live_key_hashes(self, shop_id: str, kind: str) -> list[str]:
+        """Hashes of the shop's unrevoked keys of ``kind`` (read on every use, never cached:
+        a console session ends the moment its admin token is rotated)."""
+        with self.reading() as conn:
+            return [
+                str(row[0])
+                for row in conn.execute(
+                    select(api_keys.c.key_hash).where(
+                        api_keys.c.shop_id == shop_id,
+                        api_keys.c.kind == kind,
+                        api_keys.c.revoked_at.is_(None),
+                    )
+                )
+            ]
+
     def shop_for_key(self, key: str, kind: str) -> str | None:
         """The shop id a live key of ``kind`` belongs to (cached briefly per worker)."""
         digest = hash_key(key)

@@ -205,6 +205,19 @@ def test_sign_out_ends_the_session(client: TestClient, shop: CreatedShop) -> Non
     assert 'name="token"' in client.get("/console/").text
 
 
+def test_rotating_the_admin_token_ends_its_console_sessions(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    csrf = sign_in(client, shop)
+    store.rotate_key(shop.shop.id, "write")  # another kind of key: the session stays
+    assert 'name="token"' not in client.get("/console/").text
+    store.rotate_key(shop.shop.id, "admin")
+    assert 'name="token"' in client.get("/console/").text
+    response = client.post("/console/widgets/tracking", data=widget_form(csrf), headers=ORIGIN)
+    assert response.status_code == 401
+    assert client.get("/console/dashboard").status_code == 401
+
+
 @pytest.mark.parametrize("name", ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'])
 def test_shop_name_is_escaped_in_the_console(client: TestClient, store: Store, name: str) -> None:
     created = store.create_shop(name)
