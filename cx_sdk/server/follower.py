@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cx.follower")
 
-CLAIM_ROWS = 20  # backlog rows (ingest batches) projected per transaction
+# Backlog rows (ingest batches) projected per transaction. The projectors cost much less per
+# event on large batches (a key looked up once for many events): 300 bench batches took 8.7 s
+# claimed one by one, 5.1 s twenty at a time, 2.5 s a hundred at a time.
+CLAIM_ROWS = 100
 IN_CHUNK = 500  # event ids per SELECT … IN
 
 STORED = (
@@ -152,12 +156,24 @@ def drain(store: Store) -> int:
 
 
 class Follower:
-    """The daemon thread that drains the backlog after each ingest (woken by the store) and
-    every ``idle_seconds`` (batches left by another worker or a previous run)."""
+    """The daemon thread that drains the backlog shortly after ingest (woken by the store,
+    then lingering so that batches arriving meanwhile are projected together) and every
+    ``idle_seconds`` (batches left by another worker or a previous run)."""
 
-    def __init__(self, store: Store, idle_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        idle_seconds: float = 1.0,
+        quiet_seconds: float = 0.1,
+        max_delay_seconds: float = 2.0,
+    ) -> None:
         self.store = store
         self.idle_seconds = idle_seconds
+        # While ingest is busy, batches are gathered until it pauses for ``quiet_seconds``, a
+        # claim's worth has arrived or ``max_delay_seconds`` have passed: projecting them
+        # together costs far less than one by one, and ingest keeps the process meanwhile.
+        self.quiet_seconds = quiet_seconds
+        self.max_delay_seconds = max_delay_seconds
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -165,10 +181,23 @@ class Follower:
         self._thread = threading.Thread(target=self._run, name="cx-follower", daemon=True)
         self._thread.start()
 
+    def _gather(self) -> None:
+        signal, store = self.store.backlog_signal, self.store
+        first = store.backlog_batches
+        deadline = time.monotonic() + self.max_delay_seconds
+        while not self._stopping.is_set():
+            signal.clear()
+            left = deadline - time.monotonic()
+            if left <= 0 or not signal.wait(min(self.quiet_seconds, left)):
+                return
+            if store.backlog_batches - first >= CLAIM_ROWS:
+                return
+
     def _run(self) -> None:
         signal = self.store.backlog_signal
         while not self._stopping.is_set():
-            signal.wait(self.idle_seconds)
+            if signal.wait(self.idle_seconds):
+                self._gather()
             signal.clear()
             try:
                 while not self._stopping.is_set() and project_backlog(self.store):

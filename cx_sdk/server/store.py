@@ -153,6 +153,7 @@ def _order_by_ref(*columns: Any) -> Any:
 
 # Built once: building a statement costs more than running it against SQLite.
 _SHOP = select(shops).where(shops.c.id == bindparam("shop"))
+_BACKLOG = projection_backlog.insert()
 _ORDER = _order_by_ref(orders)
 _ORDER_HEAD = _order_by_ref(
     orders.c.order_id, orders.c.user_id, orders.c.email_hash, orders.c.revision
@@ -210,6 +211,7 @@ class Store:
         # used as a library (CLI, demo seeding, tests) the store runs them inline.
         self.defer_projectors = False
         self.backlog_signal = threading.Event()
+        self.backlog_batches = 0  # batches this process deferred (the follower's pacing)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -528,10 +530,14 @@ class Store:
             return
         event_ids = sorted(ids[item.message_id] for item in fresh)
         conn.execute(
-            projection_backlog.insert().values(
-                shop_id=shop_id, event_ids=orjson.dumps(event_ids).decode(), created_at=utcnow()
-            )
+            _BACKLOG,
+            {
+                "shop_id": shop_id,
+                "event_ids": orjson.dumps(event_ids).decode(),
+                "created_at": utcnow(),
+            },
         )
+        self.backlog_batches += 1
         self.backlog_signal.set()
 
     def _link_identities(self, conn: Connection, shop_id: str, fresh: list[Prepared]) -> None:
