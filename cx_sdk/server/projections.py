@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, bindparam, select
 
 from ..events.fields import read_iso_utc
 from .ingest_rules import Prepared
@@ -96,6 +96,20 @@ def status_time(props: dict[str, Any], default: datetime) -> datetime:
     return default if moment is None else moment.replace(tzinfo=None)
 
 
+def _some(table: Table, column: str, *columns: Any) -> Any:
+    """SELECT the rows of a shop whose ``column`` is in a list, built once: a statement
+    object reused is compiled once, one built per batch costs more than the read."""
+    return select(*(columns or (table,))).where(
+        table.c.shop_id == bindparam("shop"),
+        table.c[column].in_(bindparam("ids", expanding=True)),
+    )
+
+
+_ORDERS = _some(orders, "order_id")
+_SHIPMENTS = _some(shipments, "shipment_id")
+_EMAIL_HASHES = _some(profiles, "user_id", profiles.c.user_id, profiles.c.email_hash)
+
+
 def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: Upsert) -> None:
     items = [
         item
@@ -107,9 +121,7 @@ def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: U
     order_ids = {str(item.wire["properties"]["order_id"]) for item in items}
     rows: dict[str, dict[str, Any]] = {
         row.order_id: dict(row._mapping)
-        for row in conn.execute(
-            select(orders).where(orders.c.shop_id == shop_id, orders.c.order_id.in_(order_ids))
-        )
+        for row in conn.execute(_ORDERS, {"shop": shop_id, "ids": list(order_ids)})
     }
     shipment_ids = {
         str(item.wire["properties"]["shipment_id"])
@@ -119,11 +131,7 @@ def project(conn: Connection, shop_id: str, fresh: Sequence[Prepared], upsert: U
     shipment_rows: dict[str, dict[str, Any]] = (
         {
             row.shipment_id: dict(row._mapping)
-            for row in conn.execute(
-                select(shipments).where(
-                    shipments.c.shop_id == shop_id, shipments.c.shipment_id.in_(shipment_ids)
-                )
-            )
+            for row in conn.execute(_SHIPMENTS, {"shop": shop_id, "ids": list(shipment_ids)})
         }
         if shipment_ids
         else {}
@@ -265,11 +273,7 @@ def _fill_email_hashes(conn: Connection, shop_id: str, rows: dict[str, dict[str,
         return
     hashes = {
         profile.user_id: profile.email_hash
-        for profile in conn.execute(
-            select(profiles.c.user_id, profiles.c.email_hash).where(
-                profiles.c.shop_id == shop_id, profiles.c.user_id.in_(missing)
-            )
-        )
+        for profile in conn.execute(_EMAIL_HASHES, {"shop": shop_id, "ids": list(missing)})
     }
     for row in rows.values():
         if not row.get("email_hash") and row.get("user_id") in hashes:
