@@ -7,6 +7,11 @@ generator) posts the same pre-built 100-event Segment batches to each and report
 The parse-only sink reads and JSON-parses each body and answers 200: the ceiling any
 collector on this machine, with this generator, can reach. cx additionally authenticates,
 validates every event against the catalog, dedupes, stores and updates projections.
+
+cx answers once the events and the core projections are stored; the analytics and
+recommendations projectors follow from a backlog (``server/follower.py``). "projected/s" counts
+until that backlog is empty too, and the inline row runs them inside ingest
+(``CX_DEFER_PROJECTIONS=false``) for comparison.
 """
 
 from __future__ import annotations
@@ -118,10 +123,23 @@ def load(url: str, key: str, bodies_path: str, concurrency: int) -> None:
     asyncio.run(main())
 
 
-def measure(target: str, database: str | None, args: argparse.Namespace) -> dict[str, Any]:
+def _backlog(database: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM projection_backlog")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def measure(
+    target: str, database: str | None, args: argparse.Namespace, extra_env: dict[str, str]
+) -> dict[str, Any]:
     port = _port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ}
+    env = {**os.environ, **extra_env}
     key = "sink"
     if target == "sink":
         command = [
@@ -185,6 +203,12 @@ def measure(target: str, database: str | None, args: argparse.Namespace) -> dict
         os.unlink(handle.name)
         data: dict[str, Any] = json.loads(result.stdout)
         data["rate"] = data["events"] / data["seconds"]
+        data["projected"] = data["rate"]
+        if database is not None:
+            waited = time.monotonic()
+            while _backlog(database) and time.monotonic() - waited < 600:
+                time.sleep(0.05)
+            data["projected"] = data["events"] / (data["seconds"] + time.monotonic() - waited)
         return data
     finally:
         server.terminate()
@@ -209,25 +233,34 @@ def main() -> None:
         return
     # Rounds alternate the targets and each keeps its median: on a shared machine a burst of
     # load then hits all of them alike instead of one.
-    targets: list[tuple[str, str, str | None]] = [("parse-only sink", "sink", None)]
+    inline = {"CX_DEFER_PROJECTIONS": "false"}
+    targets: list[tuple[str, str, str | None, dict[str, str]]] = [
+        ("parse-only sink", "sink", None, {})
+    ]
     rounds: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        targets.append(("cx serve, SQLite", "cx", f"sqlite:///{tmp}/bench.db"))
+        targets.append(("cx serve, SQLite", "cx", f"sqlite:///{tmp}/bench.db", {}))
+        targets.append(("cx, SQLite, inline", "cx", f"sqlite:///{tmp}/inline.db", inline))
         if args.postgres:
-            targets.append(("cx serve, PostgreSQL", "cx", args.postgres))
+            targets.append(("cx serve, PostgreSQL", "cx", args.postgres, {}))
+            targets.append(("cx, PostgreSQL, inline", "cx", args.postgres, inline))
         for _ in range(args.rounds):
-            for name, target, database in targets:
-                rounds.setdefault(name, []).append(measure(target, database, args))
-    rows = [(name, _median(rounds[name])) for name, _, _ in targets]
+            for name, target, database, env in targets:
+                rounds.setdefault(name, []).append(measure(target, database, args, env))
+    rows = [(name, _median(rounds[name])) for name, *_ in targets]
     ceiling = rows[0][1]["rate"]
     print(
         f"{args.batches} batches × 100 events, {args.concurrency} connections, 1 worker each, "
         f"median of {args.rounds} alternating rounds"
     )
-    print(f"{'target':24} {'events/s':>10} {'ratio':>7} {'failed batches':>15}")
+    print(
+        f"{'target':24} {'stored/s':>10} {'ratio':>7} {'projected/s':>12} {'ratio':>7} "
+        f"{'failed batches':>15}"
+    )
     for name, data in rows:
         print(
-            f"{name:24} {data['rate']:10,.0f} {data['rate'] / ceiling:7.2f} {data['failures']:>15}"
+            f"{name:24} {data['rate']:10,.0f} {data['rate'] / ceiling:7.2f} "
+            f"{data['projected']:12,.0f} {data['projected'] / ceiling:7.2f} {data['failures']:>15}"
         )
 
 

@@ -5,8 +5,9 @@ lazily inside, so that finding the hooks never imports a part's heavy modules):
 
 - ``routes()``: Starlette routes, mounted at the part's prefix ("" adds them at the root);
 - ``periodic()``: jobs ``(store, settings)`` every worker runs each ``CX_PERIODIC_SECONDS``;
-- ``projectors()``: ``(conn, shop_id, fresh, upsert)`` called inside every ingest
-  transaction with the newly stored events, for aggregates that must never scan the log;
+- ``projectors()``: ``(conn, shop_id, fresh, upsert)`` called with newly stored events, for
+  aggregates that must never scan the log: by the follower after ingest (``follower.py``),
+  or inside the ingest transaction when projections are not deferred;
 - ``widgets()``: storefront widgets for ``cx_sdk.widgets.registry``;
 - ``console_routes()`` / ``console_nav()``: pages under ``/console`` and their menu entries;
 - ``shutdown()``: coroutine functions ``(app_state)`` awaited when the application stops
