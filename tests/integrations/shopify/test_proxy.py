@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from cx_sdk.integrations.shopify import signature
-from cx_sdk.server import CreatedShop, Store
+from cx_sdk.server import CreatedShop, Store, follower
 from cx_sdk.widgets.config import WidgetConfig
 from cx_sdk.widgets.registry import settings_for
 
@@ -135,6 +135,7 @@ def test_survey_is_offered_to_the_logged_in_owner_of_a_delivered_order_only(
 def test_theme_blocks_for_recommendations_and_chat_get_their_fragments(
     client: TestClient, placed: None, shopify_shop: CreatedShop, store: Store
 ) -> None:
+    follower.settle(store, shopify_shop.shop.id)  # the order's counts, without waiting
     recs = client.get(proxied("recommendations", extra={"strategy": "bestsellers", "locale": "en"}))
     assert recs.status_code == 200, recs.text
     assert 'data-cx-widget="recommendations"' in recs.text
