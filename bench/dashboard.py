@@ -138,10 +138,10 @@ def generate(url: str, total: int) -> dict[str, float]:
         while len(chunk) < 20_000 and stored + len(chunk) < total:
             chunk += [_prepared(m, received) for m in _journeys(rng, today, index)]
             index += 1
-        with store._begin() as conn:
+        with store.begin() as conn:
             conn.execute(events.insert(), [item.row(SHOP_ID) for item in chunk])
             store._link_identities(conn, SHOP_ID, chunk)
-            projections.project(conn, SHOP_ID, chunk, store._upsert)
+            projections.project(conn, SHOP_ID, chunk, store.upsert)
         stored += len(chunk)
         print(f"\r  stored {stored:,} events", end="", flush=True)
     inserted = time.perf_counter() - started
