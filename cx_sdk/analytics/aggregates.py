@@ -399,11 +399,14 @@ def _order_contribution(row: dict[str, Any] | None) -> Delta:
     if row is None or row.get("placed_at") is None:
         return {}
     day = row["placed_at"].date()
+    # Money is only summed within a currency; an order without one is kept apart under "".
+    currency = row.get("currency") or ""
     return {
         (day, "orders", ""): 1.0,
-        (day, "revenue", ""): row["total"],
+        (day, "currency_orders", currency): 1.0,
+        (day, "revenue", currency): row["total"],
         (day, "orders_returned", ""): float(bool(row["returned"])),
-        (day, "refunded", ""): row["refunded"],
+        (day, "refunded", currency): row["refunded"],
     }
 
 
@@ -454,6 +457,7 @@ def _orders(
             "placed_at": order.placed_at,
             "total": _money(order.total),
             "refunded": _money(order.refunded),
+            "currency": (order.currency or "").upper() or None,
             "returned": order.order_id in returned,
         }
         batch.move(_order_contribution(old), _order_contribution(new))
@@ -640,6 +644,21 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
             .group_by(analytics_orders.c.customer)
         )
     }
+    first_in: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in conn.execute(
+        select(
+            analytics_orders.c.customer,
+            analytics_orders.c.currency,
+            func.min(analytics_orders.c.placed_at).label("first"),
+        )
+        .where(
+            analytics_orders.c.shop_id == shop_id,
+            analytics_orders.c.customer.in_(wanted),
+            analytics_orders.c.placed_at.is_not(None),
+        )
+        .group_by(analytics_orders.c.customer, analytics_orders.c.currency)
+    ):
+        first_in[row.customer][row.currency or ""] = _as_date(row.first).isoformat()
     old_rows = {
         row.customer: dict(row._mapping)
         for row in conn.execute(
@@ -660,10 +679,13 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
                 _segment_moved(batch, day, old.get("segment"), None)
                 if old["first_order_day"] is not None:
                     batch.bump(old["first_order_day"], "first_orders", "", -1.0)
+                _first_in_moved(batch, old.get("first_order_days") or {}, {})
             continue
         user_id, anonymous_id = split_key(key)
         first, last = _as_date(total.first), _as_date(total.last)
         segment = personas.segment(day, last, int(total.orders))
+        firsts = first_in.get(key, {})
+        _first_in_moved(batch, (old.get("first_order_days") if old else None) or {}, firsts)
         new = {
             "shop_id": shop_id,
             "customer": key,
@@ -675,6 +697,7 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
             "last_order_day": last,
             "segment": segment,
             "segment_day": day,
+            "first_order_days": firsts,
         }
         old_first = old["first_order_day"] if old else None
         if old_first != first:
@@ -690,6 +713,18 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
             )
         )
     save_rows(conn, analytics_customers, keep, batch.upsert)
+
+
+def _first_in_moved(batch: _Batch, old: dict[str, str], new: dict[str, str]) -> None:
+    """Count a customer's first order in each currency on its day (the CLV of a currency is
+    its revenue over the customers who ordered in it)."""
+    for currency in set(old) | set(new):
+        if old.get(currency) == new.get(currency):
+            continue
+        if currency in old:
+            batch.bump(date.fromisoformat(old[currency]), "currency_first_orders", currency, -1.0)
+        if currency in new:
+            batch.bump(date.fromisoformat(new[currency]), "currency_first_orders", currency, 1.0)
 
 
 def _as_date(value: Any) -> date:

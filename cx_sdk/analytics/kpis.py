@@ -31,6 +31,9 @@ DEFAULT_DAYS = 30
 BUCKETS = ("day", "week", "month")
 FUNNEL = tuple(STEPS)
 STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
+# Summed over all time up to a period's end: CLV counts every order before it.
+LIFETIME = ("revenue", "first_orders", "currency_orders", "currency_first_orders")
+NO_CURRENCY = "XXX"  # ISO 4217's code for "no currency": orders that named none
 
 
 class PeriodError(ValueError):
@@ -113,7 +116,7 @@ class _Data:
     """Everything one report needs, read in a handful of indexed queries."""
 
     daily: dict[date, list[tuple[str, str, float]]]
-    before: dict[str, float]  # revenue and first_orders summed before the period
+    before: dict[str, dict[str, float]]  # metric → key → sum before the period (LIFETIME)
     customer_days: dict[date, list[tuple[str, int]]]
     orders: dict[date, list[str]]  # placed day → the customer of each order
     first_order: dict[str, date | None]
@@ -157,18 +160,21 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
         )
     ):
         daily[as_day[day]].append((metric, key, value))
-    before = {
-        summed.metric: float(summed.total or 0)
-        for summed in conn.execute(
-            select(analytics_daily.c.metric, func.sum(analytics_daily.c.value).label("total"))
-            .where(
-                analytics_daily.c.shop_id == shop_id,
-                analytics_daily.c.metric.in_(["revenue", "first_orders"]),
-                analytics_daily.c.day < period.start,
-            )
-            .group_by(analytics_daily.c.metric)
+    before: dict[str, dict[str, float]] = defaultdict(dict)
+    for summed in conn.execute(
+        select(
+            analytics_daily.c.metric,
+            analytics_daily.c.key,
+            func.sum(analytics_daily.c.value).label("total"),
         )
-    }
+        .where(
+            analytics_daily.c.shop_id == shop_id,
+            analytics_daily.c.metric.in_(LIFETIME),
+            analytics_daily.c.day < period.start,
+        )
+        .group_by(analytics_daily.c.metric, analytics_daily.c.key)
+    ):
+        before[summed.metric][summed.key] = float(summed.total or 0)
     customer_days: dict[date, list[tuple[str, int]]] = defaultdict(list)
     for day, customer, steps in conn.execute(
         select(
@@ -337,24 +343,59 @@ def _orders(data: _Data, period: Period, sums: dict[str, dict[str, float]]) -> d
             repeat += 1
     churned = len(previous_customers - set(in_period))
     orders = sums.get("orders", {}).get("", 0.0)
-    # Cents first: float sums added in another order must not round differently.
-    revenue = round(sums.get("revenue", {}).get("", 0.0), 2)
-    cumulative_revenue = data.before.get("revenue", 0.0) + revenue
-    cumulative_customers = data.before.get("first_orders", 0.0) + sums.get("first_orders", {}).get(
-        "", 0.0
-    )
+    money = _money_by_currency(data, sums)
+    main = next(iter(money), None)
+    headline = money[main] if main else {}
     return {
         "orders": round(orders),
-        "revenue": round(revenue, 2),
+        "currency": main,
+        "revenue": headline.get("revenue", 0.0),
         "customers_with_order": len(in_period),
         "repeat_purchase_rate": _ratio(repeat, len(in_period)),
         "churn_rate": _ratio(churned, len(previous_customers)),
         "customers_with_order_before": len(previous_customers),
-        "average_order_value": _money(revenue, orders),
-        "clv": _money(round(cumulative_revenue, 2), cumulative_customers),
+        "average_order_value": headline.get("average_order_value"),
+        "clv": headline.get("clv"),
         "return_rate": _ratio(sums.get("orders_returned", {}).get("", 0.0), orders),
-        "refund_rate": _ratio(sums.get("refunded", {}).get("", 0.0), revenue),
+        "refund_rate": headline.get("refund_rate"),
+        "money": money,
     }
+
+
+def _money_by_currency(data: _Data, sums: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """The money KPIs per currency, never summed across currencies. The main currency (most
+    orders up to the period's end, so it does not flip between periods) comes first."""
+
+    def lifetime(metric: str, currency: str) -> float:
+        return data.before.get(metric, {}).get(currency, 0.0) + sums.get(metric, {}).get(
+            currency, 0.0
+        )
+
+    currencies = set(sums.get("revenue", {})) | set(data.before.get("revenue", {}))
+    currencies |= set(sums.get("currency_orders", {})) | set(data.before.get("currency_orders", {}))
+    out: dict[str, dict[str, Any]] = {}
+    for currency in currencies:
+        orders = sums.get("currency_orders", {}).get(currency, 0.0)
+        # Cents first: float sums added in another order must not round differently.
+        revenue = round(sums.get("revenue", {}).get(currency, 0.0), 2)
+        refunded = round(sums.get("refunded", {}).get(currency, 0.0), 2)
+        lifetime_orders = lifetime("currency_orders", currency)
+        if not lifetime_orders and not lifetime("revenue", currency):
+            continue
+        out[currency or NO_CURRENCY] = {
+            "orders": round(orders),
+            "revenue": revenue,
+            "refunded": refunded,
+            "average_order_value": _money(revenue, orders),
+            "clv": _money(
+                round(lifetime("revenue", currency), 2),
+                lifetime("currency_first_orders", currency),
+            ),
+            "refund_rate": _ratio(refunded, revenue),
+            "lifetime_orders": round(lifetime_orders),
+        }
+    ranked = sorted(out, key=lambda c: (c == NO_CURRENCY, -out[c]["lifetime_orders"], c))
+    return {currency: out[currency] for currency in ranked}
 
 
 def _checkouts(data: _Data, period: Period, now: datetime) -> dict[str, Any]:

@@ -51,6 +51,8 @@ analytics_customers = Table(
     Column("last_order_day", Date, nullable=True),
     Column("segment", String(20), nullable=True),
     Column("segment_day", Date, nullable=True),
+    # Currency → day of the first order in it: the customers a per-currency CLV divides by.
+    Column("first_order_days", JSON, nullable=True),
     Index("ix_analytics_customers_shop_segment", "shop_id", "segment"),
     Index("ix_analytics_customers_shop_last", "shop_id", "last_order_day"),
     Index("ix_analytics_customers_shop_first", "shop_id", "customer", "first_order_day"),
@@ -68,6 +70,7 @@ analytics_orders = Table(
     Column("placed_at", DateTime, nullable=True),
     Column("total", Float, nullable=False),
     Column("refunded", Float, nullable=False),
+    Column("currency", String(3), nullable=True),
     Column("returned", Boolean, nullable=False),
     # Covering the KPI read (orders of a period and whose they are) spares a table lookup.
     Index("ix_analytics_orders_shop_placed", "shop_id", "placed_at", "customer"),

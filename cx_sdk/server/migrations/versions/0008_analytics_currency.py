@@ -1,0 +1,29 @@
+"""Analytics money per currency: an order fact's currency, a customer's first order per currency.
+
+Revision ID: 0008
+Revises: 0006 (chain it after 0007 when both are merged)
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("analytics_orders") as batch_op:
+        batch_op.add_column(sa.Column("currency", sa.String(length=3), nullable=True))
+    with op.batch_alter_table("analytics_customers") as batch_op:
+        batch_op.add_column(sa.Column("first_order_days", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("analytics_customers") as batch_op:
+        batch_op.drop_column("first_order_days")
+    with op.batch_alter_table("analytics_orders") as batch_op:
+        batch_op.drop_column("currency")
