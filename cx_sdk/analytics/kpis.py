@@ -119,7 +119,7 @@ class _Data:
     before: dict[str, dict[str, float]]  # metric → key → sum before the period (LIFETIME)
     customer_days: dict[date, list[tuple[str, int]]]
     orders: dict[date, list[str]]  # placed day → the customer of each order
-    first_order: dict[str, date | None]
+    first_order: dict[str, date | None]  # of the customers with ≥ 2 orders in the period
     chats: dict[date, list[tuple[float | None, float | None]]]
     segments: dict[str, int]
 
@@ -188,17 +188,12 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
         )
     ):
         customer_days[as_day[day]].append((customer, steps))
-    first = analytics_customers.c.first_order_day
+    # The orders of the period and the one before it, whose they are: read through the
+    # covering index alone. When each customer ordered first is needed only for those with two
+    # orders in the period (see _orders), so it is looked up for them, not joined for all.
     order_rows = conn.execute(
-        select(_raw(analytics_orders.c.placed_at), analytics_orders.c.customer, _raw(first))
-        .select_from(
-            analytics_orders.outerjoin(
-                analytics_customers,
-                (analytics_customers.c.shop_id == analytics_orders.c.shop_id)
-                & (analytics_customers.c.customer == analytics_orders.c.customer),
-            )
-        )
-        .where(
+        # The day, not the moment: a few dozen distinct values to parse instead of one per order.
+        select(_raw(func.date(analytics_orders.c.placed_at)), analytics_orders.c.customer).where(
             analytics_orders.c.shop_id == shop_id,
             analytics_orders.c.placed_at >= datetime.combine(lookback, datetime.min.time()),
             analytics_orders.c.placed_at
@@ -231,10 +226,25 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
         )
     }
     orders: dict[date, list[str]] = defaultdict(list)
-    first_order: dict[str, date | None] = {}
-    for placed_at, customer, first_day in order_rows:
-        orders[as_day[placed_at]].append(customer)
-        first_order[customer] = None if first_day is None else as_day[first_day]
+    in_period: Counter[str] = Counter()
+    for placed_at, customer in order_rows:
+        day = as_day[placed_at]
+        orders[day].append(customer)
+        if day >= period.start:
+            in_period[customer] += 1
+    # A trend bucket lies inside the period: whoever ordered twice in a bucket did in the period.
+    twice = [customer for customer, count in in_period.items() if count >= 2]
+    first_order: dict[str, date | None] = dict.fromkeys(twice)
+    for start in range(0, len(twice), 500):
+        for customer, first_day in conn.execute(
+            select(
+                analytics_customers.c.customer, _raw(analytics_customers.c.first_order_day)
+            ).where(
+                analytics_customers.c.shop_id == shop_id,
+                analytics_customers.c.customer.in_(twice[start : start + 500]),
+            )
+        ):
+            first_order[customer] = None if first_day is None else as_day[first_day]
     return _Data(
         daily=daily,
         before=before,
@@ -336,11 +346,15 @@ def _orders(data: _Data, period: Period, sums: dict[str, dict[str, float]]) -> d
     previous_customers = {
         customer for day in _days(period.previous()) for customer in data.orders.get(day, ())
     }
-    repeat = 0
-    for customer, count in in_period.items():
-        first = data.first_order.get(customer)
-        if count >= 2 or (first is not None and first < period.start):
-            repeat += 1
+    # Repeat customers had ≥ 2 orders by the period's end: two in it, or one in it and an
+    # earlier one. The customers whose first order lies in the period are the daily sum
+    # "first_orders"; of them, those with one order in it are the only non-repeat ones.
+    twice = [c for c, count in in_period.items() if count >= 2]
+    first_in_period = sum(
+        1 for c in twice if (first := data.first_order.get(c)) is not None and first in period
+    )
+    once_and_first = sums.get("first_orders", {}).get("", 0.0) - first_in_period
+    repeat = len(in_period) - round(once_and_first)
     churned = len(previous_customers - set(in_period))
     orders = sums.get("orders", {}).get("", 0.0)
     money = _money_by_currency(data, sums)
