@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -620,36 +621,32 @@ def _shipments(batch: _Batch, order_ids: set[str]) -> None:
 # --- customers --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Lifetime:
+    orders: int
+    revenue: float
+    first: date
+    last: date
+
+
 def _customers(batch: _Batch, keys: set[str]) -> None:
     """Recompute lifetime order facts and the RFM segment of the customers whose orders moved."""
     if not keys:
         return
     conn, shop_id = batch.conn, batch.shop_id
     wanted = list(keys)
-    totals = {
-        row.customer: row
-        for row in conn.execute(
-            select(
-                analytics_orders.c.customer,
-                func.count().label("orders"),
-                func.sum(analytics_orders.c.total).label("revenue"),
-                func.min(analytics_orders.c.placed_at).label("first"),
-                func.max(analytics_orders.c.placed_at).label("last"),
-            )
-            .where(
-                analytics_orders.c.shop_id == shop_id,
-                analytics_orders.c.customer.in_(wanted),
-                analytics_orders.c.placed_at.is_not(None),
-            )
-            .group_by(analytics_orders.c.customer)
-        )
-    }
+    # One row per customer and currency: lifetime figures add up over the currencies, the CLV
+    # of a currency needs each customer's first order in it.
+    totals: dict[str, _Lifetime] = {}
     first_in: dict[str, dict[str, str]] = defaultdict(dict)
     for row in conn.execute(
         select(
             analytics_orders.c.customer,
             analytics_orders.c.currency,
+            func.count().label("orders"),
+            func.sum(analytics_orders.c.total).label("revenue"),
             func.min(analytics_orders.c.placed_at).label("first"),
+            func.max(analytics_orders.c.placed_at).label("last"),
         )
         .where(
             analytics_orders.c.shop_id == shop_id,
@@ -658,7 +655,15 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
         )
         .group_by(analytics_orders.c.customer, analytics_orders.c.currency)
     ):
-        first_in[row.customer][row.currency or ""] = _as_date(row.first).isoformat()
+        first, last = _as_date(row.first), _as_date(row.last)
+        first_in[row.customer][row.currency or ""] = first.isoformat()
+        seen = totals.get(row.customer)
+        totals[row.customer] = _Lifetime(
+            orders=int(row.orders) + (seen.orders if seen else 0),
+            revenue=float(row.revenue or 0.0) + (seen.revenue if seen else 0.0),
+            first=min(first, seen.first) if seen else first,
+            last=max(last, seen.last) if seen else last,
+        )
     old_rows = {
         row.customer: dict(row._mapping)
         for row in conn.execute(
@@ -682,8 +687,8 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
                 _first_in_moved(batch, old.get("first_order_days") or {}, {})
             continue
         user_id, anonymous_id = split_key(key)
-        first, last = _as_date(total.first), _as_date(total.last)
-        segment = personas.segment(day, last, int(total.orders))
+        first, last = total.first, total.last
+        segment = personas.segment(day, last, total.orders)
         firsts = first_in.get(key, {})
         _first_in_moved(batch, (old.get("first_order_days") if old else None) or {}, firsts)
         new = {
@@ -691,8 +696,8 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
             "customer": key,
             "user_id": user_id,
             "anonymous_id": anonymous_id,
-            "orders": int(total.orders),
-            "revenue": float(total.revenue or 0.0),
+            "orders": total.orders,
+            "revenue": total.revenue,
             "first_order_day": first,
             "last_order_day": last,
             "segment": segment,
