@@ -201,6 +201,8 @@ def _negation(lex: Lexicon, words: list[str], start: int, end: int, floor: int) 
     negator shortly before it in its clause, or closing the clause after it. Words before
     ``floor`` belong to an earlier hit: the "ohne" of "ohne Grund storniert" is spent."""
     term = " ".join(words[start:end])
+    if not term[0].isalpha():
+        return None  # an emoji or emoticon says what it says: "nichts :(" is not praise
     for position in range(start - 1, max(floor - 1, start - 1 - WINDOW), -1):
         if words[position] in CLAUSE_END or words[position] in CONTRAST:
             break

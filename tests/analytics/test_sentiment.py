@@ -151,3 +151,11 @@ def test_a_negator_inside_a_phrase_does_not_negate_the_next_word() -> None:
     result = score("Bestellung wurde ohne Grund storniert.")
     assert result.label == "negative"
     assert "ohne grund" in result.negative_drivers
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [("Paket kam an 😡", "negative"), ("Alles da ❤", "positive"), ("Wieder nichts :(", "negative")],
+)
+def test_emoji_and_emoticons_carry_a_weight(text: str, label: str) -> None:
+    assert score(text).label == label
