@@ -400,8 +400,17 @@ def _order_contribution(row: dict[str, Any] | None) -> Delta:
     if row is None or row.get("placed_at") is None:
         return {}
     day = row["placed_at"].date()
+    currency = row.get("currency")
+    if currency is None:
+        # Aggregated before currencies were kept (migration 0008): take back what was added
+        # then, so an order touched after the upgrade moves to its currency by itself.
+        return {
+            (day, "orders", ""): 1.0,
+            (day, "revenue", ""): row["total"],
+            (day, "orders_returned", ""): float(bool(row["returned"])),
+            (day, "refunded", ""): row["refunded"],
+        }
     # Money is only summed within a currency; an order without one is kept apart under "".
-    currency = row.get("currency") or ""
     return {
         (day, "orders", ""): 1.0,
         (day, "currency_orders", currency): 1.0,
@@ -458,7 +467,7 @@ def _orders(
             "placed_at": order.placed_at,
             "total": _money(order.total),
             "refunded": _money(order.refunded),
-            "currency": (order.currency or "").upper() or None,
+            "currency": (order.currency or "").upper(),  # "": none given; NULL: see above
             "returned": order.order_id in returned,
         }
         batch.move(_order_contribution(old), _order_contribution(new))

@@ -11,9 +11,15 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, update
 
 from cx_sdk.analytics.kpis import Period
 from cx_sdk.analytics.rebuild import rebuild
+from cx_sdk.analytics.tables import (
+    analytics_customers,
+    analytics_daily,
+    analytics_orders,
+)
 from cx_sdk.server import CreatedShop, Store
 
 from .conftest import ingest_all, kpis
@@ -282,3 +288,44 @@ def test_a_shop_without_orders_has_no_currency(store: Store) -> None:
     shop = store.create_shop("Leer").shop.id
     k = kpis(store, shop)["kpis"]
     assert (k["currency"], k["money"], k["clv"], k["average_order_value"]) == (None, {}, None, None)
+
+
+def test_an_order_aggregated_before_currencies_were_kept_moves_to_its_currency(
+    store: Store,
+) -> None:
+    shop = store.create_shop("Altladen").shop.id
+    ingest_all(store, shop, _two_currencies()[:2])  # o1 and o2, EUR, u-1
+    with store.begin() as conn:  # the state migration 0008 finds: no currency anywhere
+        conn.execute(
+            update(analytics_daily)
+            .where(analytics_daily.c.metric.in_(["revenue", "refunded"]))
+            .values(key="")
+        )
+        conn.execute(
+            delete(analytics_daily).where(
+                analytics_daily.c.metric.in_(["currency_orders", "currency_first_orders"])
+            )
+        )
+        conn.execute(update(analytics_orders).values(currency=None))
+        conn.execute(update(analytics_customers).values(first_order_days=None))
+    assert list(kpis(store, shop)["kpis"]["money"]) == ["XXX"]
+    ingest_all(
+        store,
+        shop,
+        [
+            ev("Order Refunded", "10-06T09:00", "u-1", order_id="o2", amount="10", currency="EUR"),
+            ev("Order Paid", "10-06T09:00", "u-1", order_id="o1", currency="EUR"),
+        ],
+    )
+    k = kpis(store, shop)["kpis"]
+    # Both orders were touched: nothing is left under "no currency", nothing went negative.
+    assert list(k["money"]) == ["EUR"]
+    assert k["money"]["EUR"] == {
+        "orders": 1,
+        "revenue": 50.0,
+        "refunded": 10.0,
+        "average_order_value": 50.0,
+        "clv": 150.0,
+        "refund_rate": 0.2,
+        "lifetime_orders": 2,
+    }
