@@ -315,12 +315,14 @@ def _funnel(data: _Data, period: Period) -> dict[str, Any]:
     for day in _days(period):
         for customer, steps in data.customer_days.get(day, ()):
             reached[customer] |= steps
+    # Customers per combination of steps (at most 16): every count below is a sum over those.
+    masks = Counter(reached.values()).items()
     steps_in_order = list(STEPS.values())
-    raw = [sum(1 for s in reached.values() if s & bit) for bit in steps_in_order]
+    raw = [sum(n for steps, n in masks if steps & bit) for bit in steps_in_order]
     nested = []
     for index in range(len(steps_in_order)):
         mask = sum(steps_in_order[: index + 1])
-        nested.append(sum(1 for s in reached.values() if s & mask == mask))
+        nested.append(sum(n for steps, n in masks if steps & mask == mask))
     funnel = []
     for index, name in enumerate(FUNNEL):
         previous = nested[index - 1] if index else 0
@@ -335,7 +337,7 @@ def _funnel(data: _Data, period: Period) -> dict[str, Any]:
     viewed, ordered = steps_in_order[0], steps_in_order[-1]
     # Viewers who ordered, over viewers: a "buy now" that skips the cart still converts, and an
     # order without a view (placed by phone, say) cannot push the rate past 1.
-    converted = sum(1 for s in reached.values() if s & viewed and s & ordered)
+    converted = sum(n for steps, n in masks if steps & viewed and steps & ordered)
     return {"funnel": funnel, "conversion_rate": _ratio(converted, raw[0])}
 
 
