@@ -395,9 +395,9 @@ def _money_by_currency(data: _Data, sums: dict[str, dict[str, float]]) -> dict[s
         # Cents first: float sums added in another order must not round differently.
         revenue = round(sums.get("revenue", {}).get(currency, 0.0), 2)
         refunded = round(sums.get("refunded", {}).get(currency, 0.0), 2)
-        lifetime_orders = lifetime("currency_orders", currency)
-        if not lifetime_orders and not lifetime("revenue", currency):
-            continue
+        lifetime_orders = round(lifetime("currency_orders", currency))
+        if not lifetime_orders and not round(lifetime("revenue", currency), 2):
+            continue  # every order in it moved to another currency (float sums: rounded)
         out[currency or NO_CURRENCY] = {
             "orders": round(orders),
             "revenue": revenue,
@@ -408,7 +408,7 @@ def _money_by_currency(data: _Data, sums: dict[str, dict[str, float]]) -> dict[s
                 lifetime("currency_first_orders", currency),
             ),
             "refund_rate": _ratio(refunded, revenue),
-            "lifetime_orders": round(lifetime_orders),
+            "lifetime_orders": lifetime_orders,
         }
     ranked = sorted(out, key=lambda c: (c == NO_CURRENCY, -out[c]["lifetime_orders"], c))
     return {currency: out[currency] for currency in ranked}
