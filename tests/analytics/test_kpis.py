@@ -329,3 +329,27 @@ def test_an_order_aggregated_before_currencies_were_kept_moves_to_its_currency(
         "refund_rate": 0.2,
         "lifetime_orders": 2,
     }
+
+
+def test_an_identify_merges_first_orders_per_currency(store: Store) -> None:
+    shop = store.create_shop("Gastladen").shop.id
+    ingest_all(
+        store,
+        shop,
+        [
+            ev(
+                "Order Completed",
+                "10-02T10:00",
+                anon="a-1",
+                order_id="g1",
+                total="100",
+                currency="CHF",
+            ),
+            ev(None, "10-03T10:00", "u-1", anon="a-1", kind="identify"),
+            ev("Order Completed", "10-04T10:00", "u-1", order_id="g2", total="50", currency="CHF"),
+        ],
+        size=1,
+    )
+    chf = kpis(store, shop)["kpis"]["money"]["CHF"]
+    # The guest order and the signed-in one are one customer: 150 over 1, not over 2.
+    assert (chf["orders"], chf["revenue"], chf["clv"]) == (2, 150.0, 150.0)
