@@ -88,6 +88,8 @@ def _parse(text: str) -> tuple[list[tuple[str, float]], set[str], dict[str, floa
             continue
         term, _, weight = line.rpartition(" ")
         if section == "intensifiers":
+            if " " in term:
+                raise ValueError(f"an intensifier is one word: {term!r}")
             intensifiers[term] = float(weight)
         else:
             entries.append((term, float(weight)))
@@ -103,11 +105,15 @@ def lexicon() -> Lexicon:
     phrases: dict[tuple[str, ...], float] = {}
     negators: set[str] = set()
     intensifiers: dict[str, float] = {}
+    seen: dict[str, str] = {}  # a second entry would silently override the first
     for path in sorted(LEXICON_DIR.glob("*.txt")):
         entries, negs, ints = _parse(path.read_text(encoding="utf-8"))
         negators |= negs
         intensifiers.update(ints)
         for term, weight in entries:
+            if term in seen:
+                raise ValueError(f"listed twice: {term!r} ({seen[term]} and {path.name})")
+            seen[term] = path.name
             parts = tuple(term.split())
             if len(parts) > 1:
                 phrases[parts] = weight
