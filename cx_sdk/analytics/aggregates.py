@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -399,11 +400,23 @@ def _order_contribution(row: dict[str, Any] | None) -> Delta:
     if row is None or row.get("placed_at") is None:
         return {}
     day = row["placed_at"].date()
+    currency = row.get("currency")
+    if currency is None:
+        # Aggregated before currencies were kept (migration 0008): take back what was added
+        # then, so an order touched after the upgrade moves to its currency by itself.
+        return {
+            (day, "orders", ""): 1.0,
+            (day, "revenue", ""): row["total"],
+            (day, "orders_returned", ""): float(bool(row["returned"])),
+            (day, "refunded", ""): row["refunded"],
+        }
+    # Money is only summed within a currency; an order without one is kept apart under "".
     return {
         (day, "orders", ""): 1.0,
-        (day, "revenue", ""): row["total"],
+        (day, "currency_orders", currency): 1.0,
+        (day, "revenue", currency): row["total"],
         (day, "orders_returned", ""): float(bool(row["returned"])),
-        (day, "refunded", ""): row["refunded"],
+        (day, "refunded", currency): row["refunded"],
     }
 
 
@@ -454,6 +467,7 @@ def _orders(
             "placed_at": order.placed_at,
             "total": _money(order.total),
             "refunded": _money(order.refunded),
+            "currency": (order.currency or "").upper(),  # "": none given; NULL: see above
             "returned": order.order_id in returned,
         }
         batch.move(_order_contribution(old), _order_contribution(new))
@@ -616,30 +630,49 @@ def _shipments(batch: _Batch, order_ids: set[str]) -> None:
 # --- customers --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Lifetime:
+    orders: int
+    revenue: float
+    first: date
+    last: date
+
+
 def _customers(batch: _Batch, keys: set[str]) -> None:
     """Recompute lifetime order facts and the RFM segment of the customers whose orders moved."""
     if not keys:
         return
     conn, shop_id = batch.conn, batch.shop_id
     wanted = list(keys)
-    totals = {
-        row.customer: row
-        for row in conn.execute(
-            select(
-                analytics_orders.c.customer,
-                func.count().label("orders"),
-                func.sum(analytics_orders.c.total).label("revenue"),
-                func.min(analytics_orders.c.placed_at).label("first"),
-                func.max(analytics_orders.c.placed_at).label("last"),
-            )
-            .where(
-                analytics_orders.c.shop_id == shop_id,
-                analytics_orders.c.customer.in_(wanted),
-                analytics_orders.c.placed_at.is_not(None),
-            )
-            .group_by(analytics_orders.c.customer)
+    # One row per customer and currency: lifetime figures add up over the currencies, the CLV
+    # of a currency needs each customer's first order in it.
+    totals: dict[str, _Lifetime] = {}
+    first_in: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in conn.execute(
+        select(
+            analytics_orders.c.customer,
+            analytics_orders.c.currency,
+            func.count().label("orders"),
+            func.sum(analytics_orders.c.total).label("revenue"),
+            func.min(analytics_orders.c.placed_at).label("first"),
+            func.max(analytics_orders.c.placed_at).label("last"),
         )
-    }
+        .where(
+            analytics_orders.c.shop_id == shop_id,
+            analytics_orders.c.customer.in_(wanted),
+            analytics_orders.c.placed_at.is_not(None),
+        )
+        .group_by(analytics_orders.c.customer, analytics_orders.c.currency)
+    ):
+        first, last = _as_date(row.first), _as_date(row.last)
+        first_in[row.customer][row.currency or ""] = first.isoformat()
+        seen = totals.get(row.customer)
+        totals[row.customer] = _Lifetime(
+            orders=int(row.orders) + (seen.orders if seen else 0),
+            revenue=float(row.revenue or 0.0) + (seen.revenue if seen else 0.0),
+            first=min(first, seen.first) if seen else first,
+            last=max(last, seen.last) if seen else last,
+        )
     old_rows = {
         row.customer: dict(row._mapping)
         for row in conn.execute(
@@ -660,21 +693,25 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
                 _segment_moved(batch, day, old.get("segment"), None)
                 if old["first_order_day"] is not None:
                     batch.bump(old["first_order_day"], "first_orders", "", -1.0)
+                _first_in_moved(batch, old.get("first_order_days") or {}, {})
             continue
         user_id, anonymous_id = split_key(key)
-        first, last = _as_date(total.first), _as_date(total.last)
-        segment = personas.segment(day, last, int(total.orders))
+        first, last = total.first, total.last
+        segment = personas.segment(day, last, total.orders)
+        firsts = first_in.get(key, {})
+        _first_in_moved(batch, (old.get("first_order_days") if old else None) or {}, firsts)
         new = {
             "shop_id": shop_id,
             "customer": key,
             "user_id": user_id,
             "anonymous_id": anonymous_id,
-            "orders": int(total.orders),
-            "revenue": float(total.revenue or 0.0),
+            "orders": total.orders,
+            "revenue": total.revenue,
             "first_order_day": first,
             "last_order_day": last,
             "segment": segment,
             "segment_day": day,
+            "first_order_days": firsts,
         }
         old_first = old["first_order_day"] if old else None
         if old_first != first:
@@ -690,6 +727,18 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
             )
         )
     save_rows(conn, analytics_customers, keep, batch.upsert)
+
+
+def _first_in_moved(batch: _Batch, old: dict[str, str], new: dict[str, str]) -> None:
+    """Count a customer's first order in each currency on its day (the CLV of a currency is
+    its revenue over the customers who ordered in it)."""
+    for currency in set(old) | set(new):
+        if old.get(currency) == new.get(currency):
+            continue
+        if currency in old:
+            batch.bump(date.fromisoformat(old[currency]), "currency_first_orders", currency, -1.0)
+        if currency in new:
+            batch.bump(date.fromisoformat(new[currency]), "currency_first_orders", currency, 1.0)
 
 
 def _as_date(value: Any) -> date:

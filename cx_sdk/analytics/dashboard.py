@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,7 +28,7 @@ from ..widgets import i18n
 from ..widgets.config import N_
 from . import charts
 from .api import read_report
-from .kpis import Period, PeriodError, choose_bucket, parse_period
+from .kpis import NO_CURRENCY, Period, PeriodError, choose_bucket, parse_period
 from .personas import SEGMENTS
 
 STYLESHEET = Path(__file__).parent / "static" / "dashboard.css"
@@ -118,8 +118,11 @@ class Formats:
     def score(self, value: float | None) -> str:
         return self.number(value, 1)
 
-    def money(self, value: float | None) -> str:
-        return self.number(value, 2)
+    def money(self, value: float | None, currency: str | None = None) -> str:
+        """With the currency when the orders named one ("1.234,50 €", "CHF 12.00")."""
+        if value is None or not currency or currency == NO_CURRENCY:
+            return self.number(value, 2)
+        return str(format_currency(value, currency, locale=self.locale))
 
     def seconds(self, value: float | None) -> str:
         if value is None:
@@ -133,13 +136,13 @@ class Formats:
             return "–"
         return self.gettext("%(n)s days") % {"n": self.number(value, 1)}
 
-    def kpi(self, name: str, value: float | None) -> str:
+    def kpi(self, name: str, value: float | None, currency: str | None = None) -> str:
         if name in RATES:
             return self.rate(value)
         if name in ("nps", "csat", "ces"):
             return self.score(value)
         if name in ("clv", "average_order_value"):
-            return self.money(value)
+            return self.money(value, currency)
         if name.endswith("_seconds"):
             return self.seconds(value)
         return self.days(value)
@@ -162,8 +165,43 @@ def tables(data: dict[str, Any], fmt: Formats) -> dict[str, Table]:
         [_("Key figure"), _("Value"), _("Answers or cases")],
         [[fmt.label(label), figures[name], _base(k, name)] for name, label in KPI_LABELS.items()],
         [
-            [fmt.label(label), fmt.kpi(name, figures[name]), fmt.number(_base(k, name), 0)]
+            [
+                fmt.label(label),
+                fmt.kpi(name, figures[name], k["currency"]),
+                fmt.number(_base(k, name), 0),
+            ]
             for name, label in KPI_LABELS.items()
+        ],
+    )
+    table(
+        "money",
+        _("Money by currency"),
+        [
+            _("Currency"),
+            _("Orders"),
+            _("Revenue"),
+            _("Average order value"),
+            _("Customer lifetime value"),
+            _("Refund rate (by amount)"),
+        ],
+        [
+            [
+                currency,
+                m["orders"],
+                m["revenue"],
+                m["average_order_value"],
+                m["clv"],
+                m["refund_rate"],
+            ]
+            for currency, m in k["money"].items()
+        ],
+        lambda row: [
+            row[0] if row[0] != NO_CURRENCY else _("none given"),
+            fmt.number(row[1], 0),
+            fmt.money(row[2], row[0]),
+            fmt.money(row[3], row[0]),
+            fmt.money(row[4], row[0]),
+            fmt.rate(row[5]),
         ],
     )
     table(
@@ -489,7 +527,12 @@ async def dashboard(request: Request) -> Response:
         problem=problem,
         presets=presets,
         figures=[
-            (name, label, fmt.kpi(name, _figure(data, name)), _base(data["kpis"], name))
+            (
+                name,
+                label,
+                fmt.kpi(name, _figure(data, name), data["kpis"]["currency"]),
+                _base(data["kpis"], name),
+            )
             for name, label in KPI_LABELS.items()
         ],
         tables=tables(data, fmt),

@@ -31,6 +31,9 @@ DEFAULT_DAYS = 30
 BUCKETS = ("day", "week", "month")
 FUNNEL = tuple(STEPS)
 STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
+# Summed over all time up to a period's end: CLV counts every order before it.
+LIFETIME = ("revenue", "first_orders", "currency_orders", "currency_first_orders")
+NO_CURRENCY = "XXX"  # ISO 4217's code for "no currency": orders that named none
 
 
 class PeriodError(ValueError):
@@ -113,10 +116,10 @@ class _Data:
     """Everything one report needs, read in a handful of indexed queries."""
 
     daily: dict[date, list[tuple[str, str, float]]]
-    before: dict[str, float]  # revenue and first_orders summed before the period
+    before: dict[str, dict[str, float]]  # metric → key → sum before the period (LIFETIME)
     customer_days: dict[date, list[tuple[str, int]]]
     orders: dict[date, list[str]]  # placed day → the customer of each order
-    first_order: dict[str, date | None]
+    first_order: dict[str, date | None]  # of the customers with ≥ 2 orders in the period
     chats: dict[date, list[tuple[float | None, float | None]]]
     segments: dict[str, int]
 
@@ -157,18 +160,21 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
         )
     ):
         daily[as_day[day]].append((metric, key, value))
-    before = {
-        summed.metric: float(summed.total or 0)
-        for summed in conn.execute(
-            select(analytics_daily.c.metric, func.sum(analytics_daily.c.value).label("total"))
-            .where(
-                analytics_daily.c.shop_id == shop_id,
-                analytics_daily.c.metric.in_(["revenue", "first_orders"]),
-                analytics_daily.c.day < period.start,
-            )
-            .group_by(analytics_daily.c.metric)
+    before: dict[str, dict[str, float]] = defaultdict(dict)
+    for summed in conn.execute(
+        select(
+            analytics_daily.c.metric,
+            analytics_daily.c.key,
+            func.sum(analytics_daily.c.value).label("total"),
         )
-    }
+        .where(
+            analytics_daily.c.shop_id == shop_id,
+            analytics_daily.c.metric.in_(LIFETIME),
+            analytics_daily.c.day < period.start,
+        )
+        .group_by(analytics_daily.c.metric, analytics_daily.c.key)
+    ):
+        before[summed.metric][summed.key] = float(summed.total or 0)
     customer_days: dict[date, list[tuple[str, int]]] = defaultdict(list)
     for day, customer, steps in conn.execute(
         select(
@@ -182,17 +188,12 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
         )
     ):
         customer_days[as_day[day]].append((customer, steps))
-    first = analytics_customers.c.first_order_day
+    # The orders of the period and the one before it, whose they are: read through the
+    # covering index alone. When each customer ordered first is needed only for those with two
+    # orders in the period (see _orders), so it is looked up for them, not joined for all.
     order_rows = conn.execute(
-        select(_raw(analytics_orders.c.placed_at), analytics_orders.c.customer, _raw(first))
-        .select_from(
-            analytics_orders.outerjoin(
-                analytics_customers,
-                (analytics_customers.c.shop_id == analytics_orders.c.shop_id)
-                & (analytics_customers.c.customer == analytics_orders.c.customer),
-            )
-        )
-        .where(
+        # The day, not the moment: a few dozen distinct values to parse instead of one per order.
+        select(_raw(func.date(analytics_orders.c.placed_at)), analytics_orders.c.customer).where(
             analytics_orders.c.shop_id == shop_id,
             analytics_orders.c.placed_at >= datetime.combine(lookback, datetime.min.time()),
             analytics_orders.c.placed_at
@@ -225,10 +226,25 @@ def _load(conn: Connection, shop_id: str, period: Period, lookback: date) -> _Da
         )
     }
     orders: dict[date, list[str]] = defaultdict(list)
-    first_order: dict[str, date | None] = {}
-    for placed_at, customer, first_day in order_rows:
-        orders[as_day[placed_at]].append(customer)
-        first_order[customer] = None if first_day is None else as_day[first_day]
+    in_period: Counter[str] = Counter()
+    for placed_at, customer in order_rows:
+        day = as_day[placed_at]
+        orders[day].append(customer)
+        if day >= period.start:
+            in_period[customer] += 1
+    # A trend bucket lies inside the period: whoever ordered twice in a bucket did in the period.
+    twice = [customer for customer, count in in_period.items() if count >= 2]
+    first_order: dict[str, date | None] = dict.fromkeys(twice)
+    for start in range(0, len(twice), 500):
+        for customer, first_day in conn.execute(
+            select(
+                analytics_customers.c.customer, _raw(analytics_customers.c.first_order_day)
+            ).where(
+                analytics_customers.c.shop_id == shop_id,
+                analytics_customers.c.customer.in_(twice[start : start + 500]),
+            )
+        ):
+            first_order[customer] = None if first_day is None else as_day[first_day]
     return _Data(
         daily=daily,
         before=before,
@@ -299,12 +315,14 @@ def _funnel(data: _Data, period: Period) -> dict[str, Any]:
     for day in _days(period):
         for customer, steps in data.customer_days.get(day, ()):
             reached[customer] |= steps
+    # Customers per combination of steps (at most 16): every count below is a sum over those.
+    masks = Counter(reached.values()).items()
     steps_in_order = list(STEPS.values())
-    raw = [sum(1 for s in reached.values() if s & bit) for bit in steps_in_order]
+    raw = [sum(n for steps, n in masks if steps & bit) for bit in steps_in_order]
     nested = []
     for index in range(len(steps_in_order)):
         mask = sum(steps_in_order[: index + 1])
-        nested.append(sum(1 for s in reached.values() if s & mask == mask))
+        nested.append(sum(n for steps, n in masks if steps & mask == mask))
     funnel = []
     for index, name in enumerate(FUNNEL):
         previous = nested[index - 1] if index else 0
@@ -319,7 +337,7 @@ def _funnel(data: _Data, period: Period) -> dict[str, Any]:
     viewed, ordered = steps_in_order[0], steps_in_order[-1]
     # Viewers who ordered, over viewers: a "buy now" that skips the cart still converts, and an
     # order without a view (placed by phone, say) cannot push the rate past 1.
-    converted = sum(1 for s in reached.values() if s & viewed and s & ordered)
+    converted = sum(n for steps, n in masks if steps & viewed and steps & ordered)
     return {"funnel": funnel, "conversion_rate": _ratio(converted, raw[0])}
 
 
@@ -330,31 +348,70 @@ def _orders(data: _Data, period: Period, sums: dict[str, dict[str, float]]) -> d
     previous_customers = {
         customer for day in _days(period.previous()) for customer in data.orders.get(day, ())
     }
-    repeat = 0
-    for customer, count in in_period.items():
-        first = data.first_order.get(customer)
-        if count >= 2 or (first is not None and first < period.start):
-            repeat += 1
+    # Repeat customers had ≥ 2 orders by the period's end: two in it, or one in it and an
+    # earlier one. The customers whose first order lies in the period are the daily sum
+    # "first_orders"; of them, those with one order in it are the only non-repeat ones.
+    twice = [c for c, count in in_period.items() if count >= 2]
+    first_in_period = sum(
+        1 for c in twice if (first := data.first_order.get(c)) is not None and first in period
+    )
+    once_and_first = sums.get("first_orders", {}).get("", 0.0) - first_in_period
+    repeat = len(in_period) - round(once_and_first)
     churned = len(previous_customers - set(in_period))
     orders = sums.get("orders", {}).get("", 0.0)
-    # Cents first: float sums added in another order must not round differently.
-    revenue = round(sums.get("revenue", {}).get("", 0.0), 2)
-    cumulative_revenue = data.before.get("revenue", 0.0) + revenue
-    cumulative_customers = data.before.get("first_orders", 0.0) + sums.get("first_orders", {}).get(
-        "", 0.0
-    )
+    money = _money_by_currency(data, sums)
+    main = next(iter(money), None)
+    headline = money[main] if main else {}
     return {
         "orders": round(orders),
-        "revenue": round(revenue, 2),
+        "currency": main,
+        "revenue": headline.get("revenue", 0.0),
         "customers_with_order": len(in_period),
         "repeat_purchase_rate": _ratio(repeat, len(in_period)),
         "churn_rate": _ratio(churned, len(previous_customers)),
         "customers_with_order_before": len(previous_customers),
-        "average_order_value": _money(revenue, orders),
-        "clv": _money(round(cumulative_revenue, 2), cumulative_customers),
+        "average_order_value": headline.get("average_order_value"),
+        "clv": headline.get("clv"),
         "return_rate": _ratio(sums.get("orders_returned", {}).get("", 0.0), orders),
-        "refund_rate": _ratio(sums.get("refunded", {}).get("", 0.0), revenue),
+        "refund_rate": headline.get("refund_rate"),
+        "money": money,
     }
+
+
+def _money_by_currency(data: _Data, sums: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """The money KPIs per currency, never summed across currencies. The main currency (most
+    orders up to the period's end, so it does not flip between periods) comes first."""
+
+    def lifetime(metric: str, currency: str) -> float:
+        return data.before.get(metric, {}).get(currency, 0.0) + sums.get(metric, {}).get(
+            currency, 0.0
+        )
+
+    currencies = set(sums.get("revenue", {})) | set(data.before.get("revenue", {}))
+    currencies |= set(sums.get("currency_orders", {})) | set(data.before.get("currency_orders", {}))
+    out: dict[str, dict[str, Any]] = {}
+    for currency in currencies:
+        orders = sums.get("currency_orders", {}).get(currency, 0.0)
+        # Cents first: float sums added in another order must not round differently.
+        revenue = round(sums.get("revenue", {}).get(currency, 0.0), 2)
+        refunded = round(sums.get("refunded", {}).get(currency, 0.0), 2)
+        lifetime_orders = round(lifetime("currency_orders", currency))
+        if not lifetime_orders and not round(lifetime("revenue", currency), 2):
+            continue  # every order in it moved to another currency (float sums: rounded)
+        out[currency or NO_CURRENCY] = {
+            "orders": round(orders),
+            "revenue": revenue,
+            "refunded": refunded,
+            "average_order_value": _money(revenue, orders),
+            "clv": _money(
+                round(lifetime("revenue", currency), 2),
+                lifetime("currency_first_orders", currency),
+            ),
+            "refund_rate": _ratio(refunded, revenue),
+            "lifetime_orders": lifetime_orders,
+        }
+    ranked = sorted(out, key=lambda c: (c == NO_CURRENCY, -out[c]["lifetime_orders"], c))
+    return {currency: out[currency] for currency in ranked}
 
 
 def _checkouts(data: _Data, period: Period, now: datetime) -> dict[str, Any]:

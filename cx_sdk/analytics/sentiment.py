@@ -10,7 +10,13 @@ word or phrase a weight from −3 to +3, and a few rules adjust it:
 - after "aber"/"but" the clause counts more than before it;
 - praise inside a question counts little ("Ist der Rucksack wasserdicht?");
 - shop phrases are single entries ("zu spät", "schnell geliefert", "never arrived"), matched
-  before single words, and German compounds are matched by their stem ("beschädig*").
+  before single words;
+- a word not in the lists is looked up again as what it is built from, so the lists need one
+  entry per word, not per form: without an inflection ending ("nette" → "nett", "stains" →
+  "stain"), without a negating prefix, which flips it ("unvollständig", "dissatisfied",
+  "inkompetent"), and, for German compounds, by a stem at its end ("Lieferverzögerung" →
+  "verzöger*", "blitzschnell" → "schnell*"). Only stems (entries ending in ``*``) match inside
+  a compound: a plain word such as "klasse" must not make "Preisklasse" praise.
 
 A comment is negative at a score ≤ −0.5, positive at ≥ 0.5, neutral between. The negative
 "drivers" are the entries that pulled a negative comment down: the dashboard counts them.
@@ -19,18 +25,30 @@ A comment is negative at a score ≤ −0.5, positive at ≥ 0.5, neutral betwee
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 LEXICON_DIR = Path(__file__).parent / "lexicon"
 NEGATION_FACTOR = -0.8
-QUESTION_FACTOR = 0.3
+QUESTION_FACTOR = 0.2
 THRESHOLD = 0.5
 WINDOW = 3
-_TOKEN = re.compile(r"[a-zäöüß]+(?:'[a-z]+)?|[.!?;,]|:-?[()]|[\U0001F300-\U0001FAFF]", re.I)
+_TOKEN = re.compile(
+    r"[a-zäöüß]+(?:'[a-z]+)?|[.!?;,]|:-?[()]|[\U0001F300-\U0001FAFF\u2600-\u27BF]", re.I
+)
 CLAUSE_END = frozenset(".!?;,")
 CONTRAST = frozenset({"aber", "jedoch", "but", "however", "allerdings", "though"})
+# Inflection endings tried longest first, each with what replaces it ("happily" → "happy").
+ENDINGS = (
+    ("ieren", ""), ("sten", ""), ("ste", ""), ("ten", ""), ("ies", "y"), ("ied", "y"),
+    ("ily", "y"), ("ing", ""), ("ing", "e"), ("est", ""), ("en", ""), ("er", ""), ("es", ""),
+    ("em", ""), ("ed", ""), ("ed", "e"), ("ly", ""), ("te", ""), ("st", ""), ("e", ""),
+    ("n", ""), ("s", ""), ("t", ""), ("d", ""),
+)  # fmt: skip
+NEGATING_PREFIXES = ("un", "dis", "in", "im", "non")
+MIN_STEM = 3  # what is left after stripping an ending or a prefix
+MIN_HEAD = 4  # the shortest stem that may end a compound
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,8 @@ class Lexicon:
     longest_phrase: int
     negators: frozenset[str]
     intensifiers: dict[str, float]
+    # token → weight or None, filled as words are met: comments repeat their words.
+    weights: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,8 @@ def _parse(text: str) -> tuple[list[tuple[str, float]], set[str], dict[str, floa
             continue
         term, _, weight = line.rpartition(" ")
         if section == "intensifiers":
+            if " " in term:
+                raise ValueError(f"an intensifier is one word: {term!r}")
             intensifiers[term] = float(weight)
         else:
             entries.append((term, float(weight)))
@@ -83,11 +105,15 @@ def lexicon() -> Lexicon:
     phrases: dict[tuple[str, ...], float] = {}
     negators: set[str] = set()
     intensifiers: dict[str, float] = {}
+    seen: dict[str, str] = {}  # a second entry would silently override the first
     for path in sorted(LEXICON_DIR.glob("*.txt")):
         entries, negs, ints = _parse(path.read_text(encoding="utf-8"))
         negators |= negs
         intensifiers.update(ints)
         for term, weight in entries:
+            if term in seen:
+                raise ValueError(f"listed twice: {term!r} ({seen[term]} and {path.name})")
+            seen[term] = path.name
             parts = tuple(term.split())
             if len(parts) > 1:
                 phrases[parts] = weight
@@ -116,11 +142,48 @@ def tokens(text: str) -> list[str]:
 
 
 def _word_weight(lex: Lexicon, token: str) -> float | None:
+    """The weight of a single word, or None when it carries none. Cached: ingest scores every
+    comment, and shop comments repeat their words."""
+    cache = lex.weights
+    if token in cache:
+        return cache[token]
+    if len(cache) > 50_000:
+        cache.clear()
+    weight = _derived_weight(lex, token)
+    cache[token] = weight
+    return weight
+
+
+def _listed_weight(lex: Lexicon, token: str) -> float | None:
+    """The word as listed, as a stem's form, or a listed word with an inflection ending."""
     if token in lex.words:
         return lex.words[token]
     for stem, weight in lex.stems:
         if token.startswith(stem):
             return weight
+    for ending, replacement in ENDINGS:
+        if token.endswith(ending) and len(token) - len(ending) >= MIN_STEM:
+            base = token[: -len(ending)] + replacement
+            if base in lex.words:
+                return lex.words[base]
+    return None
+
+
+def _derived_weight(lex: Lexicon, token: str) -> float | None:
+    found = _listed_weight(lex, token)
+    if found is not None:
+        return found
+    for prefix in NEGATING_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= MIN_STEM + 1:
+            base = _listed_weight(lex, token[len(prefix) :])
+            if base:
+                return -base  # "unvollständig", "dissatisfied", "inexpensive"
+    # German compounds end in their head: "Lieferverzögerung", "Transportschaden".
+    for start in range(MIN_STEM, len(token) - MIN_HEAD + 1):
+        head = token[start:]
+        for stem, weight in lex.stems:
+            if len(stem) >= MIN_HEAD and head.startswith(stem):
+                return weight
     return None
 
 
@@ -139,11 +202,14 @@ def _phrase_at(lex: Lexicon, words: list[str], start: int) -> tuple[int, float] 
     return None
 
 
-def _negation(lex: Lexicon, words: list[str], start: int, end: int) -> str | None:
+def _negation(lex: Lexicon, words: list[str], start: int, end: int, floor: int) -> str | None:
     """How the hit reads negated ("nicht gut", "gefällt … nicht"), or None when it is not: a
-    negator shortly before it in its clause, or closing the clause after it."""
+    negator shortly before it in its clause, or closing the clause after it. Words before
+    ``floor`` belong to an earlier hit: the "ohne" of "ohne Grund storniert" is spent."""
     term = " ".join(words[start:end])
-    for position in range(start - 1, max(-1, start - 1 - WINDOW), -1):
+    if not term[0].isalpha():
+        return None  # an emoji or emoticon says what it says: "nichts :(" is not praise
+    for position in range(start - 1, max(floor - 1, start - 1 - WINDOW), -1):
         if words[position] in CLAUSE_END or words[position] in CONTRAST:
             break
         if words[position] in lex.negators:
@@ -179,6 +245,7 @@ def score(text: str) -> Scored:
     contributions: list[tuple[int, float]] = []  # clause index, value
     clause = 0
     position = 0
+    floor = 0  # where the last hit ended
     while position < len(words):
         word = words[position]
         if word in CONTRAST:
@@ -208,7 +275,7 @@ def score(text: str) -> Scored:
             length, weight = 1, found
         term = " ".join(words[position : position + length])
         value = weight * boost
-        negated = _negation(lex, words, position, position + length)
+        negated = _negation(lex, words, position, position + length, floor)
         if negated is not None:
             value *= NEGATION_FACTOR
             term = negated
@@ -222,6 +289,7 @@ def score(text: str) -> Scored:
             positive.append(term)
         boost = 1.0
         position += length
+        floor = position
     if "!" in words and contributions:
         contributions = [(c, v * 1.2) for c, v in contributions]
     total = sum(v for _, v in contributions)

@@ -22,6 +22,9 @@ analytics_daily = Table(
     Column("metric", String(40), primary_key=True),
     Column("key", String(120), primary_key=True),
     Column("value", Float, nullable=False),
+    # Lifetime sums (revenue, first orders) before a period read only their metrics' rows,
+    # from the index alone.
+    Index("ix_analytics_daily_shop_metric_day", "shop_id", "metric", "day", "key", "value"),
 )
 
 # Which funnel steps a customer reached on a day (bit mask, see aggregates.STEPS): distinct
@@ -36,6 +39,8 @@ analytics_customer_days = Table(
     Column("anonymous_id", String(200), nullable=True),
     Column("steps", Integer, nullable=False),
     Index("ix_analytics_customer_days_shop_customer", "shop_id", "customer"),
+    # A period's funnel reads its days' rows from the index alone.
+    Index("ix_analytics_customer_days_shop_day_steps", "shop_id", "day", "customer", "steps"),
 )
 
 analytics_customers = Table(
@@ -51,6 +56,8 @@ analytics_customers = Table(
     Column("last_order_day", Date, nullable=True),
     Column("segment", String(20), nullable=True),
     Column("segment_day", Date, nullable=True),
+    # Currency → day of the first order in it: the customers a per-currency CLV divides by.
+    Column("first_order_days", JSON, nullable=True),
     Index("ix_analytics_customers_shop_segment", "shop_id", "segment"),
     Index("ix_analytics_customers_shop_last", "shop_id", "last_order_day"),
     Index("ix_analytics_customers_shop_first", "shop_id", "customer", "first_order_day"),
@@ -68,6 +75,7 @@ analytics_orders = Table(
     Column("placed_at", DateTime, nullable=True),
     Column("total", Float, nullable=False),
     Column("refunded", Float, nullable=False),
+    Column("currency", String(3), nullable=True),
     Column("returned", Boolean, nullable=False),
     # Covering the KPI read (orders of a period and whose they are) spares a table lookup.
     Index("ix_analytics_orders_shop_placed", "shop_id", "placed_at", "customer"),

@@ -38,6 +38,7 @@ def test_dashboard_shows_every_chart_and_table_in_german_and_english(
     english = client.get("/console/dashboard", params={**WEEK, "locale": "en"}).text
     for text in ("Key figures", "Funnel", "On-time delivery", "Customer segments", "40.0"):
         assert text in english, text
+    assert "107,50\xa0€" in html  # the average order value, in the orders' currency
     # The menu of the console links here.
     assert 'href="/console/dashboard?locale=en"' in english
     names = set(re.findall(r'href="/console/dashboard/([a-z_]+)\.csv', english))
@@ -98,3 +99,27 @@ def test_a_bad_period_falls_back_to_the_last_30_days_with_a_notice(
     response = client.get("/console/dashboard", params={"from": "morgen", "locale": "en"})
     assert response.status_code == 400
     assert "showing the last 30 days" in response.text
+
+
+def test_money_is_shown_per_currency_with_its_symbol(client: TestClient, store: Store) -> None:
+    created = store.create_shop("Grenzladen")
+    ingest_all(
+        store,
+        created.shop.id,
+        [
+            ev("Order Completed", "10-02T10:00", "u-1", order_id="o1", total="50", currency="EUR"),
+            ev("Order Completed", "10-03T10:00", "u-1", order_id="o2", total="30", currency="EUR"),
+            ev("Order Completed", "10-03T11:00", "u-2", order_id="o3", total="200", currency="CHF"),
+        ],
+    )
+    sign_in(client, created)
+    html = client.get("/console/dashboard", params={**WEEK, "locale": "de"}).text
+    # EUR has more orders: the average order value 40 € is the headline, CHF 200 is listed.
+    assert "40,00\xa0€" in html
+    assert "Umsatz nach Währung" in html
+    assert "200,00\xa0CHF" in html
+    rows = list(
+        csv.reader(io.StringIO(client.get("/console/dashboard/money.csv", params=WEEK).text))
+    )
+    assert rows[1][:3] == ["EUR", "2", "80.0"]
+    assert rows[2][:3] == ["CHF", "1", "200.0"]

@@ -11,9 +11,15 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, update
 
 from cx_sdk.analytics.kpis import Period
 from cx_sdk.analytics.rebuild import rebuild
+from cx_sdk.analytics.tables import (
+    analytics_customers,
+    analytics_daily,
+    analytics_orders,
+)
 from cx_sdk.server import CreatedShop, Store
 
 from .conftest import ingest_all, kpis
@@ -220,3 +226,130 @@ def test_every_rate_is_a_fraction_and_every_score_on_its_scale(
                 assert -100 <= value <= 100
             if name in ("csat", "ces"):
                 assert 0 <= value <= 100
+
+
+def _two_currencies() -> list[dict[str, Any]]:
+    """u-1 buys in EUR before and in the period and once in CHF; u-2 in CHF, u-3 in EUR."""
+    return [
+        ev("Order Completed", "09-20T10:00", "u-1", order_id="o1", total="100", currency="EUR"),
+        ev("Order Completed", "10-02T10:00", "u-1", order_id="o2", total="50", currency="EUR"),
+        ev("Order Completed", "10-03T10:00", "u-2", order_id="o3", total="200", currency="CHF"),
+        ev("Order Refunded", "10-04T09:00", "u-2", order_id="o3", amount="50", currency="CHF"),
+        ev("Order Completed", "10-04T10:00", "u-3", order_id="o4", total="30", currency="EUR"),
+        ev("Order Completed", "10-05T10:00", "u-1", order_id="o5", total="100", currency="CHF"),
+    ]
+
+
+def test_money_is_summed_per_currency_and_the_main_one_is_the_headline(store: Store) -> None:
+    shop = store.create_shop("Grenzladen").shop.id
+    ingest_all(store, shop, _two_currencies())
+    k = kpis(store, shop)["kpis"]
+    assert k["orders"] == 4  # o2, o3, o4, o5: counting orders needs no currency
+    # EUR has 3 orders up to 10-07 (o1, o2, o4), CHF 2: EUR is the main currency.
+    assert list(k["money"]) == ["EUR", "CHF"]
+    assert k["currency"] == "EUR"
+    # EUR in the period: o2 50 + o4 30 = 80 over 2 orders; lifetime 180 over u-1 and u-3.
+    # Nothing refunded in EUR: a rate of 0, not null (there was revenue).
+    assert (k["revenue"], k["average_order_value"], k["clv"], k["refund_rate"]) == (
+        80.0,
+        40.0,
+        90.0,
+        0.0,
+    )
+    # CHF: o3 200 + o5 100 = 300 over 2 orders; lifetime 300 over u-2 and u-1; 50 of 300 back.
+    assert k["money"]["CHF"] == {
+        "orders": 2,
+        "revenue": 300.0,
+        "refunded": 50.0,
+        "average_order_value": 150.0,
+        "clv": 150.0,
+        "refund_rate": 0.1667,
+        "lifetime_orders": 2,
+    }
+
+
+def test_money_per_currency_survives_rebuild_and_reordered_events(store: Store) -> None:
+    messages = _two_currencies()
+    first = store.create_shop("Grenzladen A").shop.id
+    ingest_all(store, first, messages)
+    expected = kpis(store, first)
+    second = store.create_shop("Grenzladen B").shop.id
+    shuffled = list(messages)
+    random.Random(3).shuffle(shuffled)
+    ingest_all(store, second, shuffled, size=2)
+    got = kpis(store, second)
+    assert got["kpis"]["money"] == expected["kpis"]["money"]
+    assert got["trend"] == expected["trend"]
+    rebuild(store, first)
+    assert kpis(store, first)["kpis"]["money"] == expected["kpis"]["money"]
+
+
+def test_a_shop_without_orders_has_no_currency(store: Store) -> None:
+    shop = store.create_shop("Leer").shop.id
+    k = kpis(store, shop)["kpis"]
+    assert (k["currency"], k["money"], k["clv"], k["average_order_value"]) == (None, {}, None, None)
+
+
+def test_an_order_aggregated_before_currencies_were_kept_moves_to_its_currency(
+    store: Store,
+) -> None:
+    shop = store.create_shop("Altladen").shop.id
+    ingest_all(store, shop, _two_currencies()[:2])  # o1 and o2, EUR, u-1
+    with store.begin() as conn:  # the state migration 0008 finds: no currency anywhere
+        conn.execute(
+            update(analytics_daily)
+            .where(analytics_daily.c.metric.in_(["revenue", "refunded"]))
+            .values(key="")
+        )
+        conn.execute(
+            delete(analytics_daily).where(
+                analytics_daily.c.metric.in_(["currency_orders", "currency_first_orders"])
+            )
+        )
+        conn.execute(update(analytics_orders).values(currency=None))
+        conn.execute(update(analytics_customers).values(first_order_days=None))
+    assert list(kpis(store, shop)["kpis"]["money"]) == ["XXX"]
+    ingest_all(
+        store,
+        shop,
+        [
+            ev("Order Refunded", "10-06T09:00", "u-1", order_id="o2", amount="10", currency="EUR"),
+            ev("Order Paid", "10-06T09:00", "u-1", order_id="o1", currency="EUR"),
+        ],
+    )
+    k = kpis(store, shop)["kpis"]
+    # Both orders were touched: nothing is left under "no currency", nothing went negative.
+    assert list(k["money"]) == ["EUR"]
+    assert k["money"]["EUR"] == {
+        "orders": 1,
+        "revenue": 50.0,
+        "refunded": 10.0,
+        "average_order_value": 50.0,
+        "clv": 150.0,
+        "refund_rate": 0.2,
+        "lifetime_orders": 2,
+    }
+
+
+def test_an_identify_merges_first_orders_per_currency(store: Store) -> None:
+    shop = store.create_shop("Gastladen").shop.id
+    ingest_all(
+        store,
+        shop,
+        [
+            ev(
+                "Order Completed",
+                "10-02T10:00",
+                anon="a-1",
+                order_id="g1",
+                total="100",
+                currency="CHF",
+            ),
+            ev(None, "10-03T10:00", "u-1", anon="a-1", kind="identify"),
+            ev("Order Completed", "10-04T10:00", "u-1", order_id="g2", total="50", currency="CHF"),
+        ],
+        size=1,
+    )
+    chf = kpis(store, shop)["kpis"]["money"]["CHF"]
+    # The guest order and the signed-in one are one customer: 150 over 1, not over 2.
+    assert (chf["orders"], chf["revenue"], chf["clv"]) == (2, 150.0, 150.0)

@@ -35,13 +35,31 @@ def test_accuracy_on_the_labelled_set_is_at_least_85_percent_in_each_language() 
     assert min(by_language.values()) >= 0.85
 
 
-def test_held_out_comments_written_after_the_word_lists_were_frozen() -> None:
-    """Never used for tuning: the honest estimate of how the scorer does on new text (the
-    labelled set above was written alongside the word lists and flatters them)."""
-    rows = _labelled("sentiment_heldout.tsv")
+def _report(name: str, rows: list[tuple[str, str, str]]) -> float:
     accuracy = _accuracy(rows)
-    print(f"held-out sentiment accuracy: {accuracy:.1%} of {len(rows)}")
-    assert accuracy >= 0.6
+    by_language = {
+        lang: f"{_accuracy([r for r in rows if r[0] == lang]):.1%}"
+        for lang in sorted({r[0] for r in rows})
+    }
+    print(f"{name}: {accuracy:.1%} of {len(rows)} {by_language}")
+    return accuracy
+
+
+def test_first_held_out_set() -> None:
+    """Written after the first word lists were frozen. Its misses (66.7% then) were studied by
+    kind to fix the mechanisms (inflections, prefixes, compounds, phrases), so it no longer
+    measures new text; the second set below does."""
+    rows = _labelled("sentiment_heldout.tsv")
+    assert _report("held-out 1 (studied)", rows) >= 0.9
+
+
+def test_second_held_out_set_labelled_before_the_scorer_saw_it() -> None:
+    """Never used for tuning: the honest estimate of how the scorer does on new text (92.7%
+    when written). The floor leaves room for word-list changes, not for a broken mechanism."""
+    rows = _labelled("sentiment_heldout2.tsv")
+    assert len(rows) >= 100
+    assert {lang for lang, _, _ in rows} == {"de", "en"}
+    assert _report("held-out 2", rows) >= 0.85
 
 
 @pytest.mark.parametrize(
@@ -104,3 +122,40 @@ def test_negated_drivers_read_as_the_shopper_wrote_them() -> None:
     assert score("Das war nicht gut.").negative_drivers == ("nicht gut",)
     assert score("Das Produkt gefällt mir nicht.").negative_drivers == ("gefällt … nicht",)
     assert score("not helpful at all").negative_drivers == ("not helpful",)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Nasse Kartons", "negative"),  # "nasse" → "nass"
+        ("Answered rudely", "negative"),  # "rudely" → "rude"
+        ("The seams frayed", "negative"),  # "frayed" → "fray*"
+        ("Die Lieferung war unvollständig", "negative"),  # un- flips "vollständig*"
+        ("Very dissatisfied", "negative"),  # dis- flips "satisf*"
+        ("Die Vase kam unbeschädigt an", "positive"),  # un- flips a negative word too
+        ("Wieder eine Lieferverzögerung", "negative"),  # compound head "verzöger*"
+        ("Versand war pfeilschnell", "positive"),  # compound head "schnell*"
+    ],
+)
+def test_words_are_found_through_inflections_prefixes_and_compounds(text: str, label: str) -> None:
+    assert score(text).label == label
+
+
+def test_only_stems_match_inside_a_compound() -> None:
+    """ "klasse" is a plain word: a price class is not praise, a voucher is not "gut"."""
+    assert score("Welche Preisklasse hat das Modell").label == "neutral"
+    assert score("Ich habe einen Gutschein").label == "neutral"
+
+
+def test_a_negator_inside_a_phrase_does_not_negate_the_next_word() -> None:
+    result = score("Bestellung wurde ohne Grund storniert.")
+    assert result.label == "negative"
+    assert "ohne grund" in result.negative_drivers
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [("Paket kam an 😡", "negative"), ("Alles da ❤", "positive"), ("Wieder nichts :(", "negative")],
+)
+def test_emoji_and_emoticons_carry_a_weight(text: str, label: str) -> None:
+    assert score(text).label == label
