@@ -145,7 +145,8 @@ def _order_by_ref(*columns: Any) -> Any:
     Two index lookups joined by UNION ALL: with ``order_id = ref OR order_number = ref``
     SQLite walks all of the shop's orders (85 µs per lookup on the bench shop, growing with it).
     """
-    shop, ref = bindparam("shop"), bindparam("ref")
+    shop: Any = bindparam("shop")
+    ref: Any = bindparam("ref")
     by_id = select(*columns, literal(0).label("rank")).where(
         orders.c.shop_id == shop, orders.c.order_id == ref
     )
