@@ -1,9 +1,10 @@
-"""The ingest projector: keeps the analytics facts and daily sums up to date.
+"""The analytics projector: keeps the analytics facts and daily sums up to date.
 
-Runs inside the ingest transaction with the newly stored events (and, for ``cx analytics
-rebuild``, with the stored log replayed in order). Facts about orders and shipments are read
-back from the collector's own projections, which the same transaction has just updated, so
-refunds, returns and deliveries arriving late or twice change nothing but the facts they touch.
+Runs on newly stored events right after ingest (the follower's batches, or inside the ingest
+transaction when projections are not deferred) and, for ``cx analytics rebuild``, on the
+stored log replayed in order. Facts about orders and shipments are read back from the
+collector's own projections, which ingest has already updated, so refunds, returns and
+deliveries arriving late or twice change nothing but the facts they touch.
 A daily sum only ever moves by "new contribution minus old contribution" of a fact.
 """
 
