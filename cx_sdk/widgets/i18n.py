@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -74,13 +74,33 @@ def parse_accept_language(header: str | None) -> list[str]:
     return [tag for _, _, tag in sorted(weighted)]
 
 
-def negotiate(query: str | None, accept_language: str | None, shop_default: str | None) -> str:
-    """The request's explicit ``locale`` wins, then the browser's languages, then the shop's."""
-    for candidate in (query, *parse_accept_language(accept_language), shop_default):
-        found = supported(candidate)
+def _first_supported(accept_language: str | None) -> str | None:
+    for tag in parse_accept_language(accept_language):
+        found = supported(tag)
         if found:
             return found
-    return DEFAULT_LOCALE
+    return None
+
+
+# Browsers send few distinct headers: each is parsed once (short ones only, so that odd
+# requests cannot fill the cache with large keys).
+_cached_first_supported = lru_cache(maxsize=1024)(_first_supported)
+
+
+def _browser_locale(accept_language: str | None) -> str | None:
+    if accept_language is not None and len(accept_language) > 200:
+        return _first_supported(accept_language)
+    return _cached_first_supported(accept_language)
+
+
+def negotiate(query: str | None, accept_language: str | None, shop_default: str | None) -> str:
+    """The request's explicit ``locale`` wins, then the browser's languages, then the shop's."""
+    return (
+        supported(query)
+        or _browser_locale(accept_language)
+        or supported(shop_default)
+        or DEFAULT_LOCALE
+    )
 
 
 def catalog_paths(locale: str) -> list[Path]:
