@@ -19,7 +19,7 @@ from cx_sdk.widgets.config import SurveyConfig, WidgetConfig
 from cx_sdk.widgets.registry import settings_for
 from cx_sdk.widgets.tokens import shop_key
 
-from .conftest import ALWAYS_CLOSED, ALWAYS_OPEN, ORIGIN, set_hours, sign_in
+from .conftest import ALWAYS_CLOSED, ALWAYS_OPEN, ORIGIN, set_hours, settle, sign_in
 
 
 def visitor(client: TestClient, shop: CreatedShop, query: str = "", **headers: str) -> Any:
@@ -63,6 +63,7 @@ def test_visitor_and_agent_talk_in_real_time(
         answer = chat.receive_json()
         assert answer["from"] == "agent" and answer["body"] == "Yes, fully."
         assert desk.receive_json()["id"] == answer["id"]
+    settle(client)
     assert len(events(store, shop, "Live Chat Message Received")) == 1
     assert len(events(store, shop, "Live Chat Conversation Started")) == 1
     stored = Chats(store).get(shop.shop.id, conversation)
@@ -107,6 +108,7 @@ def test_out_of_office_answer_comes_once_and_says_when_the_shop_is_back(
         chat.send_json({"type": "bogus"})
         # The next frame is the error, not a second automatic answer.
         assert chat.receive_json()["type"] == "error"
+    settle(client)
     assert len(events(store, shop, "Live Chat Message Received")) == 1
 
 
