@@ -97,6 +97,8 @@ def _cx(db: str, port: int, public: str, redis: str | None, prefix: str) -> subp
         "CX_PUBLIC_URL": public,
         "CX_PERIODIC_SECONDS": "0",
         "CX_CHAT_REDIS_PREFIX": prefix,
+        # All the bench's sockets come from one address.
+        "CX_CHAT_SOCKETS_PER_IP": "0",
     }
     args = [sys.executable, "-m", "cx_sdk.cli", "serve", "--db", db, "--port", str(port)]
     args += ["--log-level", "warning"] + (["--redis", redis] if redis else [])

@@ -31,7 +31,14 @@ from ..widgets.tokens import TokenError, shop_key, sign, verify
 from .conversations import Chats, Conversation, Event, Message
 from .hours import away_due, away_message, local_day
 from .hub import QUEUE_SIZE, conversation_channel, hub_of, shop_channel
-from .limits import MAX_FRAME_BYTES, Bucket, FrameError, email_address, message_body
+from .limits import (
+    MAX_FRAME_BYTES,
+    Addresses,
+    Bucket,
+    FrameError,
+    email_address,
+    message_body,
+)
 from .writer import writer_of
 
 TOKEN_PURPOSE = "chat"  # noqa: S105 (a MAC purpose, not a secret)
@@ -295,7 +302,34 @@ class VisitorSocket:
             await self.hub.publish(shop_channel(self.shop.id), frame)
 
 
+# Close code for a client address over ``Settings.chat_sockets_per_ip`` (like HTTP 429).
+TOO_MANY = 4429
+
+
+def _addresses(state: Any, limit: int) -> Addresses:
+    addresses: Addresses | None = getattr(state, "chat_addresses", None)
+    if addresses is None:
+        addresses = state.chat_addresses = Addresses(limit)
+    addresses.limit = limit
+    return addresses
+
+
 async def visitor_socket(websocket: WebSocket) -> None:
+    settings: Settings = websocket.app.state.settings
+    addresses = _addresses(websocket.app.state, settings.chat_sockets_per_ip)
+    address = websocket.client.host if websocket.client else ""
+    if not addresses.take(address):
+        # Accepted first, so that the client sees the code and the reason.
+        await websocket.accept()
+        await websocket.close(TOO_MANY, "too many chat connections from this address")
+        return
+    try:
+        await _visitor_socket(websocket)
+    finally:
+        addresses.give_back(address)
+
+
+async def _visitor_socket(websocket: WebSocket) -> None:
     store: Store = websocket.app.state.store
     settings: Settings = websocket.app.state.settings
 

@@ -197,6 +197,24 @@ def test_oversized_frames_and_floods_are_refused(
     assert Chats(store).listing(shop.shop.id) == []
 
 
+def test_one_address_holds_a_limited_number_of_visitor_sockets(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    client.app.state.settings.chat_sockets_per_ip = 2  # type: ignore[attr-defined]
+    set_hours(store, shop, ALWAYS_OPEN)
+    with visitor(client, shop) as first, visitor(client, shop):
+        with visitor(client, shop) as third, pytest.raises(WebSocketDisconnect) as refused:
+            third.receive_json()
+        assert refused.value.code == 4429
+        assert "too many chat connections" in refused.value.reason
+        # The sockets within the limit work as before.
+        start(first, "still here")
+    # Closed sockets give their place back.
+    with visitor(client, shop) as again, visitor(client, shop) as other:
+        start(again, "back")
+        start(other, "me too")
+
+
 def test_switched_off_chat_has_no_socket_panel_or_launcher(
     client: TestClient, store: Store, shop: CreatedShop
 ) -> None:
