@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from ..events import (
@@ -32,13 +33,43 @@ from .hours import Hours, utc
 from .tables import chat_conversations, chat_messages, chat_settings
 
 SENDERS = ("visitor", "agent", "auto")
-# A journey event waiting to be ingested: the shop and the event's wire form.
-Event = tuple[str, dict[str, Any]]
+# A journey event waiting to be ingested: made into the shop and the event's wire form only
+# when it is ingested (building the event model is no work for the message's transaction).
+Event = Callable[[], tuple[str, dict[str, Any]]]
 # Where the catch-up of message events (``Chats.catch_up``) keeps how far it got.
 CATCH_UP = ("chat", "events")
 # Messages younger than this are left to the writer that stored them (see ``catch_up``).
 SETTLE = timedelta(seconds=60)
 log = logging.getLogger("cx.chat")
+
+
+# Built once: constructing a statement per message cost more than running it.
+_GET = select(chat_conversations).where(
+    chat_conversations.c.shop_id == bindparam("shop"),
+    chat_conversations.c.id == bindparam("conversation"),
+)
+_INSERT_MESSAGE = chat_messages.insert()
+_TOUCH = {
+    sender: update(chat_conversations)
+    .where(
+        chat_conversations.c.shop_id == bindparam("shop"),
+        chat_conversations.c.id == bindparam("conversation"),
+    )
+    .values(
+        last_activity_at=bindparam("at"),
+        **(
+            {
+                "last_agent_at": bindparam("at"),
+                "first_response_at": func.coalesce(
+                    chat_conversations.c.first_response_at, bindparam("at")
+                ),
+            }
+            if sender == "agent"
+            else {}
+        ),
+    )
+    for sender in ("visitor", "agent", "auto")
+}
 
 
 def _naive(value: datetime) -> datetime:
@@ -218,12 +249,7 @@ class Chats:
             return self.get_in(conn, shop_id, conversation_id)
 
     def get_in(self, conn: Connection, shop_id: str, conversation_id: str) -> Conversation | None:
-        row = conn.execute(
-            select(chat_conversations).where(
-                chat_conversations.c.shop_id == shop_id,
-                chat_conversations.c.id == conversation_id,
-            )
-        ).first()
+        row = conn.execute(_GET, {"shop": shop_id, "conversation": conversation_id}).first()
         return _conversation(row) if row is not None else None
 
     def listing(self, shop_id: str, status: str = "open", limit: int = 100) -> list[Conversation]:
@@ -284,31 +310,21 @@ class Chats:
         if sender not in SENDERS:
             raise ValueError(f"sender must be one of {', '.join(SENDERS)}")
         at = _naive(now)
-        changes: dict[str, Any] = {"last_activity_at": at}
-        if sender == "agent":
-            changes["last_agent_at"] = at
-            changes["first_response_at"] = func.coalesce(chat_conversations.c.first_response_at, at)
         inserted = conn.execute(
-            chat_messages.insert().values(
-                shop_id=shop.id,
-                conversation_id=conversation.id,
-                anonymous_id=conversation.anonymous_id,
-                user_id=conversation.user_id,
-                sender=sender,
-                agent_id=agent_id,
-                body=body,
-                created_at=at,
-            )
+            _INSERT_MESSAGE,
+            {
+                "shop_id": shop.id,
+                "conversation_id": conversation.id,
+                "anonymous_id": conversation.anonymous_id,
+                "user_id": conversation.user_id,
+                "sender": sender,
+                "agent_id": agent_id,
+                "body": body,
+                "created_at": at,
+            },
         )
         message_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
-        conn.execute(
-            update(chat_conversations)
-            .where(
-                chat_conversations.c.shop_id == shop.id,
-                chat_conversations.c.id == conversation.id,
-            )
-            .values(**changes)
-        )
+        conn.execute(_TOUCH[sender], {"shop": shop.id, "conversation": conversation.id, "at": at})
         message = Message(
             message_id, conversation.id, sender, body, at.replace(tzinfo=UTC), agent_id
         )
@@ -516,20 +532,32 @@ class Chats:
         properties: dict[str, Any],
         *key: object,
     ) -> Event:
+        return partial(self._wire, shop.id, conversation, model, now, properties, key)
+
+    @staticmethod
+    def _wire(
+        shop_id: str,
+        conversation: Conversation,
+        model: Any,
+        now: datetime,
+        properties: dict[str, Any],
+        key: tuple[object, ...],
+    ) -> tuple[str, dict[str, Any]]:
         event = model(
             user_id=conversation.user_id,
             anonymous_id=conversation.anonymous_id,
             timestamp=now,
             properties=properties,
             context=Context.model_validate({"channel": "chat", "locale": conversation.locale}),
-        ).keyed(shop.id, *key)
-        return shop.id, event.to_wire()
+        ).keyed(shop_id, *key)
+        return shop_id, event.to_wire()
 
     def ingest(self, events: Iterable[Event]) -> None:
         """Store journey events through ``Store.ingest``, one call per shop. Their message ids
         derive from the chat rows, so ingesting an event twice stores it once."""
         by_shop: dict[str, list[dict[str, Any]]] = {}
-        for shop_id, wire in events:
+        for event in events:
+            shop_id, wire = event()
             by_shop.setdefault(shop_id, []).append(wire)
         for shop_id, wires in by_shop.items():
             result = self.store.ingest(shop_id, wires)
