@@ -262,6 +262,23 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
+def test_visitor_writing_after_the_agent_resolved_reopens_the_conversation(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    set_hours(store, shop, ALWAYS_OPEN)
+    csrf = sign_in(client, shop)
+    with visitor(client, shop) as chat:
+        conversation, _, _ = start(chat)
+        client.post(f"/console/chat/{conversation}/resolve", data={"csrf": csrf}, headers=ORIGIN)
+        assert chat.receive_json()["type"] == "ended"
+        assert Chats(store).listing(shop.shop.id) == []
+        # Same socket, whose conversation was open when it last wrote.
+        chat.send_json({"type": "msg", "body": "One more question"})
+        assert chat.receive_json()["body"] == "One more question"
+    [reopened] = Chats(store).listing(shop.shop.id)
+    assert reopened.id == conversation and reopened.resolved_at is None
+
+
 def test_resolve_ends_the_chat_and_offers_the_csat_survey(
     client: TestClient, store: Store, shop: CreatedShop
 ) -> None:

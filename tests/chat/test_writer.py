@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from cx_sdk.chat.conversations import Chats, Event, Message
 from cx_sdk.chat.writer import Writer
-from cx_sdk.server import CreatedShop, Store
+from cx_sdk.server import CreatedShop, Settings, Store
 
 
 def chat_events(store: Store, shop_id: str, name: str) -> list[dict[str, Any]]:
@@ -142,3 +142,22 @@ def test_catch_up_keeps_bodies_out_unless_the_shop_stores_pii(
     chats.catch_up(now)
     [sent] = chat_events(store, shop.shop.id, "Live Chat Message Sent")
     assert ("message_body" in sent["properties"]) is store_pii
+
+
+def test_events_still_queued_are_stored_when_the_app_stops(
+    store: Store, shop: CreatedShop, settings: Settings
+) -> None:
+    from starlette.testclient import TestClient
+
+    from cx_sdk.server import create_app
+
+    with TestClient(create_app(settings, store)) as client:
+        with client.websocket_connect(
+            f"/chat/{shop.shop.id}/ws", headers={"origin": "http://testserver"}
+        ) as chat:
+            chat.send_json({"type": "msg", "body": "Hallo"})
+            assert chat.receive_json()["type"] == "token"
+            assert chat.receive_json()["body"] == "Hallo"
+    # No flush: stopping the application drains the writer (its shutdown hook).
+    assert len(chat_events(store, shop.shop.id, "Live Chat Message Sent")) == 1
+    assert len(chat_events(store, shop.shop.id, "Live Chat Conversation Started")) == 1
