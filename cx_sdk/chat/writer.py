@@ -78,7 +78,10 @@ class Writer:
             # One turn of the loop lets the frames that arrived together join this batch.
             await asyncio.sleep(0)
             batch, self._queue = self._queue, []
-            outcomes = await loop.run_in_executor(self._db, self._commit, batch)
+            try:
+                outcomes = await loop.run_in_executor(self._db, self._commit, batch)
+            except Exception as error:  # the executor itself: every caller hears of it
+                outcomes = [error] * len(batch)
             self.batches += 1
             for pending, outcome in zip(batch, outcomes, strict=True):
                 if pending.future.done():
@@ -98,9 +101,9 @@ class Writer:
         try:
             with self.store.begin() as conn:
                 return [pending.job(conn) for pending in batch]
-        except Exception:
+        except Exception as error:
             if len(batch) == 1:
-                raise
+                return [error]
         outcomes: list[Any] = []
         for pending in batch:
             try:

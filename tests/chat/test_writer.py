@@ -86,8 +86,18 @@ def test_a_failing_message_costs_only_itself(store: Store, shop: CreatedShop) ->
         finally:
             await writer.close()
 
+    async def alone() -> Any:
+        writer = Writer(store)
+        try:
+            return await asyncio.wait_for(writer.run(broken), 10)
+        finally:
+            await writer.close()
+
     first, failed, second = asyncio.run(main())
     assert isinstance(failed, ValueError) and "sender must be one of" in str(failed)
+    # Alone in its batch, its caller hears of it too (and does not wait forever).
+    with pytest.raises(ValueError, match="sender must be one of"):
+        asyncio.run(alone())
     assert [m.body for m in chats.messages(shop.shop.id, good.id)] == ["eins", "zwei"]
     assert {first.id, second.id} == {m.id for m in chats.messages(shop.shop.id, good.id)}
 
