@@ -27,7 +27,15 @@ def console_nav() -> list[tuple[str, str]]:
     return [("/chat", "Live chat")]
 
 
+def periodic() -> list[Any]:
+    from .writer import catch_up
+
+    return [catch_up]
+
+
 def shutdown() -> list[Any]:
     from .hub import close_hub
+    from .writer import close_writer
 
-    return [close_hub]
+    # The writer first: its last frames still go out through the hub.
+    return [close_writer, close_hub]

@@ -16,6 +16,7 @@ from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 import orjson
+from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -31,15 +32,16 @@ from ..console.http import (
     signed_form,
 )
 from ..server.settings import Settings
-from ..server.store import Store
+from ..server.store import Shop, Store
 from ..widgets import i18n
 from ..widgets.config import N_, ConfigError
 from ..widgets.http import run_in_threadpool
-from .conversations import Chats, Conversation
+from .conversations import Chats, Conversation, Event
 from .hours import MODES, hours_from
 from .hub import QUEUE_SIZE, conversation_channel, hub_of, shop_channel
 from .limits import MAX_FRAME_BYTES, Bucket, FrameError, message_body
 from .visitor import survey_url
+from .writer import Job, writer_of
 
 STATIC = Path(__file__).parent / "static"
 CSP = (
@@ -188,6 +190,28 @@ def act(
     return conversation, [{"type": "reopened"}], [{"type": "update", "c": conversation.id}]
 
 
+def reply_job(
+    chats: Chats, shop: Shop, conversation_id: str, body: str, agent: str
+) -> Job[tuple[Conversation, list[dict[str, Any]], list[dict[str, Any]]] | None]:
+    """An agent's reply as a step of the writer's next batch (``act`` without the reads
+    before and the event inside): the conversation is read in the batch's transaction."""
+    now = datetime.now(UTC)
+
+    def job(
+        conn: Connection,
+    ) -> tuple[tuple[Conversation, list[dict[str, Any]], list[dict[str, Any]]] | None, list[Event]]:
+        conversation = chats.get_in(conn, shop.id, conversation_id)
+        if conversation is None:
+            return None, []
+        if conversation.status == "resolved":
+            conversation = chats.reopen_in(conn, shop, conversation, now)
+        message, event = chats.post_in(conn, shop, conversation, "agent", body, now, agent_id=agent)
+        conversation = chats.after_post(conversation, message)
+        return (conversation, [message.wire()], [message.wire()]), [event]
+
+    return job
+
+
 async def publish(
     state: Any,
     conversation: Conversation,
@@ -269,7 +293,6 @@ async def agent_socket(websocket: WebSocket) -> None:
         await websocket.close(4403, "sign in to the console first")
         return
     store: Store = websocket.app.state.store
-    settings: Settings = websocket.app.state.settings
     shop_id = str(session["s"])
     hub = hub_of(websocket.app.state)
     queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
@@ -309,29 +332,12 @@ async def agent_socket(websocket: WebSocket) -> None:
             except (orjson.JSONDecodeError, FrameError) as error:
                 await websocket.send_text(_frame({"type": "error", "error": str(error)}))
                 continue
-            now = datetime.now(UTC)
-
-            def work(
-                conversation_id: str = conversation_id, body: str = body, now: datetime = now
-            ) -> Any:
-                shop = store.get_shop(shop_id)
-                chats = Chats(store)
-                conversation = chats.get(shop_id, conversation_id)
-                if shop is None or conversation is None:
-                    return None
-                return act(
-                    store,
-                    settings,
-                    shop,
-                    chats,
-                    conversation,
-                    "reply",
-                    body,
-                    now,
-                    agent_id(session),
-                )
-
-            done = await run_in_threadpool(work)
+            # Cached (a read every few seconds): a hop to a thread costs more than the lookup.
+            shop = store.cached_shop(shop_id)
+            done = None
+            if shop is not None:
+                job = reply_job(Chats(store), shop, conversation_id, body, agent_id(session))
+                done = await writer_of(websocket.app.state).run(job)
             if done is None:
                 await websocket.send_text(
                     _frame({"type": "error", "error": "no such conversation"})

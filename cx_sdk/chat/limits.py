@@ -34,6 +34,30 @@ class Bucket:
         return True
 
 
+class Addresses:
+    """Open visitor sockets per client address in this worker: one address (a script opening
+    sockets in a loop) cannot hold the worker's connections."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: dict[str, int] = {}
+
+    def take(self, address: str) -> bool:
+        """Counts one more socket of ``address``; False (and not counted) when it is full."""
+        held = self.open.get(address, 0)
+        if self.limit and held >= self.limit:
+            return False
+        self.open[address] = held + 1
+        return True
+
+    def give_back(self, address: str) -> None:
+        held = self.open.get(address, 0) - 1
+        if held > 0:
+            self.open[address] = held
+        else:
+            self.open.pop(address, None)
+
+
 class FrameError(ValueError):
     """A frame the socket answers with an error; the text names what is wrong."""
 

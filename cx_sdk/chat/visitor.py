@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import orjson
+from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -26,10 +28,18 @@ from ..widgets.http import run_in_threadpool
 from ..widgets.registry import settings_for
 from ..widgets.survey import subject_token
 from ..widgets.tokens import TokenError, shop_key, sign, verify
-from .conversations import Chats, Conversation, Message
+from .conversations import Chats, Conversation, Event, Message
 from .hours import away_due, away_message, local_day
 from .hub import QUEUE_SIZE, conversation_channel, hub_of, shop_channel
-from .limits import MAX_FRAME_BYTES, Bucket, FrameError, email_address, message_body
+from .limits import (
+    MAX_FRAME_BYTES,
+    Addresses,
+    Bucket,
+    FrameError,
+    email_address,
+    message_body,
+)
+from .writer import writer_of
 
 TOKEN_PURPOSE = "chat"  # noqa: S105 (a MAC purpose, not a secret)
 TOKEN_TTL = 30 * 86400
@@ -178,8 +188,13 @@ class VisitorSocket:
                 await self.hub.unsubscribe(self.channel, self.queue)
 
     async def _listen(self, conversation: Conversation) -> None:
-        self.channel = conversation_channel(self.shop.id, conversation.id)
-        await self.hub.subscribe(self.channel, self.queue)
+        channel = conversation_channel(self.shop.id, conversation.id)
+        if channel == self.channel:
+            return
+        if self.channel is not None:
+            await self.hub.unsubscribe(self.channel, self.queue)
+        self.channel = channel
+        await self.hub.subscribe(channel, self.queue)
 
     async def _forward(self) -> None:
         while True:
@@ -237,29 +252,43 @@ class VisitorSocket:
     async def _message(self, body: str, email: str | None = None) -> None:
         now = datetime.now(UTC)
         fresh = self.conversation is None
+        known = self.conversation.id if self.conversation is not None else None
+        shop, chats = self.shop, self.chats
 
-        def work() -> tuple[Conversation, list[Message]]:
-            conversation = self.conversation or self.chats.start(self.shop, self.locale, now)
-            if conversation.status == "resolved":
-                conversation = self.chats.reopen(self.shop, conversation, now)
-            posted = [self.chats.post(self.shop, conversation, "visitor", body, now)]
+        def job(conn: Connection) -> tuple[tuple[Conversation, list[Message]], list[Event]]:
+            events: list[Event] = []
+            # Read in the batch's transaction: an agent may have resolved it meanwhile.
+            conversation = chats.get_in(conn, shop.id, known) if known else None
+            if conversation is None:
+                conversation, started = chats.start_in(conn, shop, self.locale, now)
+                events.append(started)
+            elif conversation.status == "resolved":
+                conversation = chats.reopen_in(conn, shop, conversation, now)
+            message, event = chats.post_in(conn, shop, conversation, "visitor", body, now)
+            posted, events = [message], [*events, event]
+            conversation = chats.after_post(conversation, message)
             if email:
-                conversation = self.chats.set_email(self.shop.id, conversation.id, email) or (
+                conversation = chats.set_email_in(conn, shop.id, conversation.id, email) or (
                     conversation
                 )
-            hours = self.chats.hours(self.shop.id)
+            hours = chats.hours_in(conn, shop.id)
             if away_due(
                 hours, now, away_day=conversation.away_day, last_agent_at=conversation.last_agent_at
-            ) and self.chats.claim_away(self.shop.id, conversation.id, local_day(hours, now)):
-                text = away_message(
-                    hours, now, conversation.locale, has_email=bool(conversation.email)
-                )
-                posted.append(self.chats.post(self.shop, conversation, "auto", text, now))
-            return self.chats.get(self.shop.id, conversation.id) or conversation, posted
+            ):
+                day = local_day(hours, now)
+                if chats.claim_away_in(conn, shop.id, conversation.id, day):
+                    text = away_message(
+                        hours, now, conversation.locale, has_email=bool(conversation.email)
+                    )
+                    auto, event = chats.post_in(conn, shop, conversation, "auto", text, now)
+                    posted.append(auto)
+                    events.append(event)
+                    conversation = replace(chats.after_post(conversation, auto), away_day=day)
+            return (conversation, posted), events
 
-        conversation, posted = await run_in_threadpool(work)
+        conversation, posted = await writer_of(self.ws.app.state).run(job)
         self.conversation = conversation
-        if fresh:
+        if fresh or conversation.id != known:
             await self._listen(conversation)
             token = conversation_token(self.key, self.shop.id, conversation.id)
             await self.ws.send_text(_frame({"type": "token", "t": token, "c": conversation.id}))
@@ -273,7 +302,34 @@ class VisitorSocket:
             await self.hub.publish(shop_channel(self.shop.id), frame)
 
 
+# Close code for a client address over ``Settings.chat_sockets_per_ip`` (like HTTP 429).
+TOO_MANY = 4429
+
+
+def _addresses(state: Any, limit: int) -> Addresses:
+    addresses: Addresses | None = getattr(state, "chat_addresses", None)
+    if addresses is None:
+        addresses = state.chat_addresses = Addresses(limit)
+    addresses.limit = limit
+    return addresses
+
+
 async def visitor_socket(websocket: WebSocket) -> None:
+    settings: Settings = websocket.app.state.settings
+    addresses = _addresses(websocket.app.state, settings.chat_sockets_per_ip)
+    address = websocket.client.host if websocket.client else ""
+    if not addresses.take(address):
+        # Accepted first, so that the client sees the code and the reason.
+        await websocket.accept()
+        await websocket.close(TOO_MANY, "too many chat connections from this address")
+        return
+    try:
+        await _visitor_socket(websocket)
+    finally:
+        addresses.give_back(address)
+
+
+async def _visitor_socket(websocket: WebSocket) -> None:
     store: Store = websocket.app.state.store
     settings: Settings = websocket.app.state.settings
 

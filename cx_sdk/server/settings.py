@@ -35,6 +35,9 @@ class Settings(BaseModel):
     secret_key: str | None = None
     # Live chat fans out through Redis pub/sub when set (several workers or machines).
     redis_url: str | None = None
+    # Open visitor chat sockets one client address may hold per worker (0: no limit). Behind a
+    # proxy the address is the one uvicorn trusts from X-Forwarded-For (--forwarded-allow-ips).
+    chat_sockets_per_ip: int = Field(20, ge=0)
     shopify_api_key: str | None = None
     shopify_api_secret: str | None = Field(None, repr=False)
     shopify_api_secret_previous: str | None = Field(None, repr=False)

@@ -30,6 +30,13 @@ def sign_in(client: TestClient, shop: CreatedShop) -> str:
     return match.group(1)
 
 
+def settle(client: TestClient) -> None:
+    """Waits for the chat writer: messages are out before their journey events are stored."""
+    from cx_sdk.chat.writer import writer_of
+
+    client.portal.call(writer_of(client.app.state).flush)  # type: ignore[union-attr]
+
+
 def set_hours(store: Store, shop: CreatedShop, hours: Hours) -> None:
     Chats(store).save_hours(shop.shop.id, hours)
 

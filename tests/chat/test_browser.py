@@ -219,3 +219,69 @@ def test_pre_chat_email_is_sent_with_the_first_message_only(browser: Any, live: 
     assert conversation.email == "anna@example.de"
     assert problems == []
     ctx.close()
+
+
+def _agent_replies(live: Live, conversation_id: str, *bodies: str) -> None:
+    """The console's plain reply form, posted over HTTP (the desk's page is tested above)."""
+    import re
+
+    import httpx
+
+    origin = {"Origin": live.url}
+    with httpx.Client(base_url=live.url) as agent:
+        agent.post("/console/login", data={"token": live.shop.admin_token}, headers=origin)
+        page = agent.get("/console/chat")
+        match = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
+        assert match, page.text
+        for body in bodies:
+            sent = agent.post(
+                f"/console/chat/{conversation_id}/reply",
+                data={"csrf": match.group(1), "body": body},
+                headers=origin,
+            )
+            assert sent.status_code == 303, sent.text
+
+
+def test_closed_launcher_counts_the_shops_answers_until_opened(browser: Any, live: Live) -> None:
+    from cx_sdk.chat.conversations import Chats
+
+    set_hours(live.store, live.shop, ALWAYS_OPEN)
+    ctx, page, frame, problems = open_chat(browser, live, "de")
+    frame.locator("#cx-input").fill("Wann kommt mein Paket?")
+    frame.locator("#cx-input").press("Enter")
+    frame.locator(".msg.from-visitor", has_text="Paket").wait_for()
+    [conversation] = Chats(live.store).listing(live.shop.shop.id)
+
+    chat = page.locator('[data-cx-widget="chat"]')
+    chat.get_by_role("button", name="Chat schließen").click()
+    launcher = chat.locator("[data-cx-show]")
+    launcher.wait_for()
+    assert chat.locator("[data-cx-panel]").is_hidden()
+    assert launcher.evaluate("el => el === document.activeElement")
+    # While closed, the panel's socket stays open: the shop's answers are counted.
+    _agent_replies(live, conversation.id, "Heute noch.", "Sendungsnummer folgt per E-Mail.")
+    badge = launcher.locator("[data-cx-unread]")
+    badge.wait_for()
+    page.wait_for_function(
+        """() => document.querySelector('[data-cx-unread-count]').textContent === '2'"""
+    )
+    assert chat.get_by_role("button", name="2 neue Nachrichten").count() == 1
+    page.screenshot(path=str(live.shots / "chat-phone-unread.png"))
+
+    launcher.click()
+    assert badge.is_hidden() and launcher.is_hidden()
+    frame.locator(".msg.from-agent", has_text="Sendungsnummer").wait_for()
+    assert frame.locator(".msg.from-agent").count() == 2
+    # Answers while the panel is open are not counted on the launcher.
+    _agent_replies(live, conversation.id, "Noch Fragen?")
+    frame.locator(".msg.from-agent", has_text="Noch Fragen").wait_for()
+    chat.get_by_role("button", name="Chat schließen").click()
+    launcher.wait_for()
+    assert badge.is_hidden()
+    # Counted in memory only: no cookie, and the one stored item is the conversation's token
+    # (kept since the first message; the demo page shares the collector's origin).
+    assert ctx.cookies() == []
+    stored = page.evaluate("() => [localStorage.length, Object.keys(sessionStorage)]")
+    assert stored[0] == 0 and [key.split(":")[0] for key in stored[1]] == ["cx-chat"]
+    assert problems == []
+    ctx.close()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from cx_sdk.chat.limits import MAX_MESSAGE_CHARS, Bucket, FrameError, email_address, message_body
+from cx_sdk.chat.limits import (
+    MAX_MESSAGE_CHARS,
+    Addresses,
+    Bucket,
+    FrameError,
+    email_address,
+    message_body,
+)
 from cx_sdk.chat.visitor import conversation_of_token, conversation_token
 from cx_sdk.widgets.tokens import TokenError
 
@@ -43,3 +50,16 @@ def test_conversation_token_is_bound_to_shop_and_key() -> None:
         conversation_of_token(b"x" * 32, "shop_a", token)
     with pytest.raises(TokenError):
         conversation_of_token(key, "shop_a", token[:-3] + "abc")
+
+
+def test_addresses_hold_at_most_the_limit_each_and_give_back_on_close() -> None:
+    addresses = Addresses(2)
+    assert addresses.take("203.0.113.7") and addresses.take("203.0.113.7")
+    assert not addresses.take("203.0.113.7")
+    assert addresses.take("198.51.100.1")  # another address has its own count
+    addresses.give_back("203.0.113.7")
+    assert addresses.take("203.0.113.7")
+    addresses.give_back("198.51.100.1")
+    assert "198.51.100.1" not in addresses.open  # nothing kept for closed addresses
+    unlimited = Addresses(0)
+    assert all(unlimited.take("127.0.0.1") for _ in range(100))

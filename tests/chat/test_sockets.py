@@ -19,7 +19,7 @@ from cx_sdk.widgets.config import SurveyConfig, WidgetConfig
 from cx_sdk.widgets.registry import settings_for
 from cx_sdk.widgets.tokens import shop_key
 
-from .conftest import ALWAYS_CLOSED, ALWAYS_OPEN, ORIGIN, set_hours, sign_in
+from .conftest import ALWAYS_CLOSED, ALWAYS_OPEN, ORIGIN, set_hours, settle, sign_in
 
 
 def visitor(client: TestClient, shop: CreatedShop, query: str = "", **headers: str) -> Any:
@@ -63,6 +63,7 @@ def test_visitor_and_agent_talk_in_real_time(
         answer = chat.receive_json()
         assert answer["from"] == "agent" and answer["body"] == "Yes, fully."
         assert desk.receive_json()["id"] == answer["id"]
+    settle(client)
     assert len(events(store, shop, "Live Chat Message Received")) == 1
     assert len(events(store, shop, "Live Chat Conversation Started")) == 1
     stored = Chats(store).get(shop.shop.id, conversation)
@@ -107,6 +108,7 @@ def test_out_of_office_answer_comes_once_and_says_when_the_shop_is_back(
         chat.send_json({"type": "bogus"})
         # The next frame is the error, not a second automatic answer.
         assert chat.receive_json()["type"] == "error"
+    settle(client)
     assert len(events(store, shop, "Live Chat Message Received")) == 1
 
 
@@ -195,6 +197,24 @@ def test_oversized_frames_and_floods_are_refused(
     assert Chats(store).listing(shop.shop.id) == []
 
 
+def test_one_address_holds_a_limited_number_of_visitor_sockets(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    client.app.state.settings.chat_sockets_per_ip = 2  # type: ignore[attr-defined]
+    set_hours(store, shop, ALWAYS_OPEN)
+    with visitor(client, shop) as first, visitor(client, shop):
+        with visitor(client, shop) as third, pytest.raises(WebSocketDisconnect) as refused:
+            third.receive_json()
+        assert refused.value.code == 4429
+        assert "too many chat connections" in refused.value.reason
+        # The sockets within the limit work as before.
+        start(first, "still here")
+    # Closed sockets give their place back.
+    with visitor(client, shop) as again, visitor(client, shop) as other:
+        start(again, "back")
+        start(other, "me too")
+
+
 def test_switched_off_chat_has_no_socket_panel_or_launcher(
     client: TestClient, store: Store, shop: CreatedShop
 ) -> None:
@@ -240,6 +260,23 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_visitor_writing_after_the_agent_resolved_reopens_the_conversation(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    set_hours(store, shop, ALWAYS_OPEN)
+    csrf = sign_in(client, shop)
+    with visitor(client, shop) as chat:
+        conversation, _, _ = start(chat)
+        client.post(f"/console/chat/{conversation}/resolve", data={"csrf": csrf}, headers=ORIGIN)
+        assert chat.receive_json()["type"] == "ended"
+        assert Chats(store).listing(shop.shop.id) == []
+        # Same socket, whose conversation was open when it last wrote.
+        chat.send_json({"type": "msg", "body": "One more question"})
+        assert chat.receive_json()["body"] == "One more question"
+    [reopened] = Chats(store).listing(shop.shop.id)
+    assert reopened.id == conversation and reopened.resolved_at is None
 
 
 def test_resolve_ends_the_chat_and_offers_the_csat_survey(

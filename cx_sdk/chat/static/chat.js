@@ -70,6 +70,8 @@
     log.scrollTop = log.scrollHeight;
     if (m.from !== "visitor") {
       typing.textContent = "";
+      // The page's loader counts it on the launcher while the panel is closed.
+      if (parent !== window) parent.postMessage({ cx: "unread" }, "*");
       if (document.hidden || !document.hasFocus()) {
         unread++;
         badge.textContent = d.tUnread.replace("{n}", unread);

@@ -9,6 +9,8 @@
   var nonce = me.nonce || me.getAttribute("nonce") || "";
   var consent = me.getAttribute("data-cx-consent") === "granted";
   var wired = new WeakSet();
+  var counts = new WeakMap();
+  var origin = new URL(base, location.href).origin;
 
   function baseFor(el) {
     var shop = el.getAttribute("data-cx-shop");
@@ -74,12 +76,47 @@
     else fetch(url, { method: "POST", body: body, credentials: "omit", keepalive: true });
   }
 
+  // A widget may keep its [data-cx-panel] alive while closed (the chat: its socket stays
+  // open): [data-cx-hide] forms hide it, the [data-cx-show] button shows it again. While it is
+  // hidden, the panel's frame counts its news through postMessage into [data-cx-unread];
+  // only in memory, nothing is stored.
+  function toggle(el, open) {
+    el.querySelectorAll("[data-cx-panel]").forEach(function (p) { p.hidden = !open; });
+    el.querySelectorAll("[data-cx-show]").forEach(function (b) { b.hidden = open; });
+    if (open) unread(el, 0);
+    var target = el.querySelector(open ? "[data-cx-focus]" : "[data-cx-show]");
+    if (target) target.focus();
+  }
+
+  function unread(el, n) {
+    counts.set(el, n);
+    var badge = el.querySelector("[data-cx-unread]");
+    if (!badge) return;
+    var label = badge.querySelector("[data-cx-unread-label]");
+    badge.querySelector("[data-cx-unread-count]").textContent = n;
+    label.textContent = n === 1 ? label.getAttribute("data-one") : label.getAttribute("data-many").replace("{n}", n);
+    badge.hidden = !n;
+  }
+
+  window.addEventListener("message", function (ev) {
+    if (ev.origin !== origin || !ev.data || ev.data.cx !== "unread") return;
+    document.querySelectorAll("[data-cx-widget] [data-cx-panel] iframe").forEach(function (frame) {
+      if (frame.contentWindow !== ev.source || !frame.closest("[data-cx-panel]").hidden) return;
+      var el = frame.closest("[data-cx-widget]");
+      unread(el, (counts.get(el) || 0) + 1);
+    });
+  });
+
   function wire(el) {
     if (wired.has(el.firstElementChild || el)) return;
     wired.add(el.firstElementChild || el);
+    el.querySelectorAll("[data-cx-show]").forEach(function (button) {
+      button.addEventListener("click", function () { toggle(el, true); });
+    });
     el.querySelectorAll("form[data-cx-form]").forEach(function (form) {
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
+        if (form.hasAttribute("data-cx-hide") && el.querySelector("[data-cx-panel]")) return toggle(el, false);
         var data = new URLSearchParams(new FormData(form));
         report(el, form, form.getAttribute("data-cx-action"));
         if (form.method.toLowerCase() === "post") {
