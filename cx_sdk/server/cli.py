@@ -7,6 +7,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .settings import DEFAULT_DATABASE_URL, Settings
 from .store import PLATFORMS, Store
@@ -45,6 +46,15 @@ def _serve(args: argparse.Namespace) -> int:
     # Migrate once here, not again in the app or in every worker.
     Store.open(settings.database_url).close()
     settings = settings.model_copy(update={"migrate_on_start": False})
+    served: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": args.access_log,
+        # Chat frames are small: per-message deflate would compress each one once per
+        # receiving socket and keep a compressor per socket, for a few bytes saved.
+        "ws_per_message_deflate": False,
+    }
     if args.workers > 1:
         import os
 
@@ -53,22 +63,13 @@ def _serve(args: argparse.Namespace) -> int:
         uvicorn.run(
             "cx_sdk.server.app:create_app",
             factory=True,
-            host=args.host,
-            port=args.port,
             workers=args.workers,
-            log_level=args.log_level,
-            access_log=args.access_log,
+            **served,
         )
     else:
         from .app import create_app
 
-        uvicorn.run(
-            create_app(settings),
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            access_log=args.access_log,
-        )
+        uvicorn.run(create_app(settings), **served)
     return 0
 
 
