@@ -90,6 +90,13 @@ def verified_order(ctx: RenderContext) -> OrderView | None:
 RENDERED = RenderCache()
 
 
+def _with_uid(cached: str, uid: str) -> str:
+    """A cached fragment with this render's element ids: two tracking blocks on one page, or
+    one rendered twice, never share an id (cached as "<uid it was rendered with>|<html>")."""
+    old, _, html = cached.partition("|")
+    return html.replace(f"-{old}\"", f"-{uid}\"")
+
+
 class TrackingWidget:
     name = "tracking"
     read_only = True
@@ -110,7 +117,7 @@ class TrackingWidget:
             head = verified_head(ctx)
             key = head and head.revision and self._cache_key(ctx, head, order_ref, proof)
             if key and (cached := RENDERED.get(key)) is not None:
-                return cached
+                return _with_uid(cached, ctx.uid)
             order = ctx.store.get_order(ctx.shop.id, head.order_id) if head else None
             if order is None:
                 TRACKING_LOOKUPS.failed(ctx.client)
@@ -137,7 +144,7 @@ class TrackingWidget:
             returns=labels.RETURNS,
         )
         if state == "found" and key:
-            RENDERED.put(key, html)
+            RENDERED.put(key, f"{ctx.uid}|{html}")
         return html
 
     @staticmethod
