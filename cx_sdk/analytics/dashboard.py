@@ -29,7 +29,7 @@ from ..widgets.config import N_
 from . import charts
 from .api import read_report
 from .kpis import NO_CURRENCY, Period, PeriodError, choose_bucket, parse_period
-from .personas import SEGMENTS
+from .personas import SEGMENT_LABELS, SEGMENTS
 
 STYLESHEET = Path(__file__).parent / "static" / "dashboard.css"
 PRESETS = (7, 30, 90, 365)
@@ -57,16 +57,6 @@ STEP_LABELS: dict[str, str] = {
     "Product Added": N_("Added to cart"),
     "Checkout Started": N_("Checkout started"),
     "Order Completed": N_("Order completed"),
-}
-SEGMENT_LABELS: dict[str, str] = {
-    "champions": N_("Champions"),
-    "loyal": N_("Loyal"),
-    "promising": N_("Promising"),
-    "new": N_("New"),
-    "needs_attention": N_("Needs attention"),
-    "at_risk": N_("At risk"),
-    "hibernating": N_("Hibernating"),
-    "lost": N_("Lost"),
 }
 STAGE_LABELS: dict[str, str] = {
     "awareness": N_("Awareness"),

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from ..widgets.config import N_
+
 if TYPE_CHECKING:
     from ..server.store import Store
 
@@ -33,6 +35,17 @@ SEGMENTS: tuple[str, ...] = (
     "hibernating",
     "lost",
 )
+# Their names for merchants (translated in this part's catalog; the console shows them too).
+SEGMENT_LABELS: dict[str, str] = {
+    "champions": N_("Champions"),
+    "loyal": N_("Loyal"),
+    "promising": N_("Promising"),
+    "new": N_("New"),
+    "needs_attention": N_("Needs attention"),
+    "at_risk": N_("At risk"),
+    "hibernating": N_("Hibernating"),
+    "lost": N_("Lost"),
+}
 
 
 def recency_score(days: int) -> int:

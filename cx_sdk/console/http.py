@@ -34,6 +34,7 @@ from ..widgets.config import (
     TRIGGERS,
     ConfigError,
     SurveyConfig,
+    personas,
 )
 from ..widgets.registry import WIDGETS, settings_for
 from ..widgets.tokens import TokenError, sign, verify
@@ -218,6 +219,7 @@ def _dashboard(
         surveys=widgets.surveys(shop.id),
         placements=PLACEMENTS,
         triggers=TRIGGERS,
+        personas=personas(),
         colour_keys=COLOUR_KEYS,
         text_keys=TEXT_KEYS,
         locales=i18n.LOCALES,
@@ -331,6 +333,7 @@ async def save_survey(request: Request) -> Response:
                 question={
                     locale: str(form.get(f"question_{locale}", "")) for locale in i18n.LOCALES
                 },
+                segments=tuple(str(name) for name in form.getlist("segments")),
             )
             widgets.save_survey(shop_id, survey)
         except ConfigError as error:

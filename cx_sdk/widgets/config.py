@@ -80,6 +80,18 @@ class SurveyConfig:
     cap_days: int = 30
     enabled: bool = True
     question: dict[str, str] = field(default_factory=dict)
+    # Only customers in these RFM personas are asked (empty: everyone, guests included).
+    segments: tuple[str, ...] = ()
+
+
+def personas() -> dict[str, str]:
+    """The personas a survey may be limited to, with their labels (scored by the analytics
+    part; none when it is not installed)."""
+    try:
+        from ..analytics.personas import SEGMENT_LABELS
+    except ImportError:
+        return {}
+    return SEGMENT_LABELS
 
 
 DEFAULT_SURVEYS = (SurveyConfig("nps"),)
@@ -166,8 +178,30 @@ def validate_survey(survey: SurveyConfig) -> SurveyConfig:
                 name=locale,
                 limit=TEXT_MAX,
             )
+    known = personas()
+    unknown = [name for name in survey.segments if name not in known]
+    if unknown:
+        raise ConfigError(
+            N_("personas must be among %(allowed)s, got %(value)s"),
+            allowed=", ".join(known) or "–",
+            value=", ".join(unknown),
+        )
     question = {locale: text.strip() for locale, text in survey.question.items() if text.strip()}
-    return replace(survey, question=question)
+    segments = tuple(name for name in known if name in survey.segments)
+    return replace(survey, question=question, segments=segments)
+
+
+def _survey_values(survey: SurveyConfig) -> dict[str, Any]:
+    return {
+        "survey_type": survey.survey_type,
+        "trigger": survey.trigger,
+        "delay_days": survey.delay_days,
+        "cap_days": survey.cap_days,
+        "enabled": survey.enabled,
+        "question": survey.question,
+        "segments": list(survey.segments),
+        "updated_at": _now(),
+    }
 
 
 def _now() -> datetime:
@@ -262,6 +296,7 @@ class WidgetSettings:
                 cap_days=row.cap_days,
                 enabled=bool(row.enabled),
                 question=dict(row.question or {}),
+                segments=tuple(row.segments or ()),
             )
             for row in rows
         ]
@@ -271,15 +306,7 @@ class WidgetSettings:
 
     def save_survey(self, shop_id: str, survey: SurveyConfig) -> SurveyConfig:
         survey = validate_survey(survey)
-        values: dict[str, Any] = {
-            "survey_type": survey.survey_type,
-            "trigger": survey.trigger,
-            "delay_days": survey.delay_days,
-            "cap_days": survey.cap_days,
-            "enabled": survey.enabled,
-            "question": survey.question,
-            "updated_at": _now(),
-        }
+        values = _survey_values(survey)
         current = self.surveys(shop_id)
         where = (
             widget_surveys.c.shop_id == shop_id,
@@ -297,13 +324,7 @@ class WidgetSettings:
                             widget_surveys.insert().values(
                                 shop_id=shop_id,
                                 survey_id=default.survey_id,
-                                survey_type=default.survey_type,
-                                trigger=default.trigger,
-                                delay_days=default.delay_days,
-                                cap_days=default.cap_days,
-                                enabled=default.enabled,
-                                question=default.question,
-                                updated_at=_now(),
+                                **_survey_values(default),
                             )
                         )
             updated = conn.execute(widget_surveys.update().where(*where).values(**values))
@@ -326,6 +347,7 @@ __all__ = [
     "WidgetConfig",
     "WidgetSettings",
     "contrast",
+    "personas",
     "validate_survey",
     "validate_widget",
 ]

@@ -35,6 +35,8 @@ widget_surveys = Table(
     Column("enabled", Boolean, nullable=False),
     Column("question", JSON, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # RFM personas the survey is limited to (none: everyone).
+    Column("segments", JSON, nullable=True),
 )
 
 # One row per survey shown to a customer: the frequency cap and "answered once" read it.

@@ -156,6 +156,33 @@ def test_survey_settings_are_saved(client: TestClient, store: Store, shop: Creat
     assert bad.status_code == 400 and "whole numbers" in bad.text
 
 
+def test_a_survey_is_limited_to_personas_in_the_console(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    csrf = sign_in(client, shop)
+    form = {
+        "csrf": csrf,
+        "enabled": "on",
+        "survey_type": "nps",
+        "trigger": "delivery",
+        "delay_days": "7",
+        "cap_days": "30",
+        "segments": ["at_risk", "champions"],
+    }
+    response = client.post("/console/surveys/nps", data=form, headers=ORIGIN)
+    assert response.status_code == 200  # after the redirect
+    assert settings_for(store).survey(shop.shop.id, "nps").segments == ("champions", "at_risk")
+    page = client.get("/console/?locale=de").text
+    assert re.search(
+        r'value="champions" checked>\s*<label for="s-nps-p-champions">Champions<', page
+    )
+    assert re.search(r'value="lost">\s*<label for="s-nps-p-lost">Verloren<', page)
+    refused = client.post(
+        "/console/surveys/nps?locale=de", data={**form, "segments": ["vip"]}, headers=ORIGIN
+    )
+    assert refused.status_code == 400 and "Personas müssen aus" in refused.text
+
+
 def test_post_without_or_with_wrong_csrf_token_is_refused(
     client: TestClient, store: Store, shop: CreatedShop
 ) -> None:

@@ -273,3 +273,46 @@ def test_chat_survey_waits_for_its_delay_after_the_chat_ended(
         ended_at=NOW - timedelta(days=2),
     )
     assert survey_get(client, shop, subject=yesterday)[0] == 200
+
+
+def test_a_survey_limited_to_personas_asks_only_customers_in_them(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    from cx_sdk.analytics import segment_of
+    from cx_sdk.server import follower
+
+    delivered_order(store, shop.shop.id, days_ago=8)
+    follower.settle(store, shop.shop.id)  # personas follow ingest
+    persona = segment_of(store, shop.shop.id, "cust-1")
+    assert persona == "new"  # one recent order
+    widgets = settings_for(store)
+    widgets.save_survey(shop.shop.id, SurveyConfig("nps", segments=("champions", "loyal")))
+    assert survey_get(client, shop, order="#1001", email=EMAIL)[0] == 204
+    widgets.save_survey(shop.shop.id, SurveyConfig("nps", segments=("loyal", "new")))
+    assert widgets.survey(shop.shop.id, "nps") == SurveyConfig("nps", segments=("loyal", "new"))
+    assert survey_get(client, shop, order="#1001", email=EMAIL)[0] == 200
+
+
+def test_a_guest_has_no_persona_and_is_not_asked_by_a_limited_survey(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    at = NOW - timedelta(days=8)
+    ingest(
+        store,
+        shop.shop.id,
+        placed(user_id=None, at=at - timedelta(days=3)),
+        shipped(at=at - timedelta(days=2), user_id=None),
+        delivered(at, user_id=None),
+    )
+    settings_for(store).save_survey(shop.shop.id, SurveyConfig("nps", segments=("new",)))
+    assert survey_get(client, shop, order="#1001", email=EMAIL)[0] == 204
+    settings_for(store).save_survey(shop.shop.id, SurveyConfig("nps"))
+    assert survey_get(client, shop, order="#1001", email=EMAIL)[0] == 200
+
+
+def test_an_unknown_persona_is_refused_with_the_known_ones() -> None:
+    from cx_sdk.widgets.config import ConfigError, validate_survey
+
+    with pytest.raises(ConfigError) as error:
+        validate_survey(SurveyConfig("nps", segments=("vip",)))
+    assert "vip" in str(error.value) and "champions" in str(error.value)

@@ -114,15 +114,33 @@ def _contacts(store: Store, shop_id: str, subject_key: str) -> list[Any]:
         )
 
 
+def segment_of(store: Store, shop_id: str, subject: Subject) -> str | None:
+    """The subject's RFM persona (customers known by user id only; guests have none)."""
+    if not subject.user_id:
+        return None
+    try:
+        from ...analytics import segment_of as stored_segment
+    except ImportError:
+        return None
+    return stored_segment(store, shop_id, subject.user_id)
+
+
 def choose(
-    surveys: list[SurveyConfig], subject: Subject, contacts: list[Any], now: datetime
+    surveys: list[SurveyConfig],
+    subject: Subject,
+    contacts: list[Any],
+    now: datetime,
+    segment: str | None = None,
 ) -> tuple[SurveyConfig, bool] | None:
     """The survey to show and whether it is new (a Shown event is due); None when none may be
     shown. The same survey about the same order stays visible until answered; any other is
-    held back while the customer saw a survey within its cap."""
+    held back while the customer saw a survey within its cap. A survey limited to personas
+    is shown only to customers in one of them."""
     naive_now = now.replace(tzinfo=None)
     for survey in surveys:
         if not survey.enabled or not trigger_fired(survey, subject, now):
+            continue
+        if survey.segments and segment not in survey.segments:
             continue
         same = [
             c
@@ -153,7 +171,13 @@ class SurveyWidget:
         if subject is None:
             return None
         surveys = ctx.widgets.surveys(ctx.shop.id)
-        picked = choose(surveys, subject, _contacts(ctx.store, ctx.shop.id, subject.key), ctx.now)
+        segment = (
+            segment_of(ctx.store, ctx.shop.id, subject)
+            if any(survey.segments for survey in surveys)
+            else None
+        )
+        contacts = _contacts(ctx.store, ctx.shop.id, subject.key)
+        picked = choose(surveys, subject, contacts, ctx.now, segment)
         if picked is None:
             return None
         survey, new = picked

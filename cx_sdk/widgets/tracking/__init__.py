@@ -94,7 +94,7 @@ def _with_uid(cached: str, uid: str) -> str:
     """A cached fragment with this render's element ids: two tracking blocks on one page, or
     one rendered twice, never share an id (cached as "<uid it was rendered with>|<html>")."""
     old, _, html = cached.partition("|")
-    return html.replace(f"-{old}\"", f"-{uid}\"")
+    return html.replace(f'-{old}"', f'-{uid}"')
 
 
 class TrackingWidget:
