@@ -18,6 +18,8 @@ Prints a table, then one JSON object as its last line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
 import math
 import time
@@ -32,6 +34,13 @@ import pandas as pd
 from cx_sdk.recommend import core
 
 SPLIT = pd.Timestamp("2017-11-01")
+# Knobs are chosen on the two months before the test period (``--tune``), never on it.
+VALIDATION = pd.Timestamp("2017-09-01")
+TUNE_GRID: dict[str, tuple[float, ...]] = {
+    "damp": (0.2, 0.22, 0.24, 0.26),
+    "same_category": (0.0, 0.5, 1.0),
+    "redundancy": (0.0, 1.0),
+}
 SEED = 20171101
 QUERIES = 5000
 TOP = 10
@@ -48,6 +57,7 @@ class Model:
     together: np.ndarray
     trend: np.ndarray  # decayed sales (core.decay_weight units)
     category: np.ndarray  # category code per product (-1 unknown)
+    category_names: dict[str, str | None]  # product id text -> category, as rec_items holds it
     # (household, product) -> decayed purchases ("sum") and baskets ("size", buy-again)
     per_customer: pd.DataFrame
     popular: list[tuple[str, float]]
@@ -74,6 +84,45 @@ class Model:
             key=lambda r: (-r[1], self.names[r[0]]),
         )[:limit]
         return [(self.names[o], float(t), float(self.baskets[o])) for o, t in rows]
+
+    def pairs_among(self, products: Sequence[str]) -> dict[tuple[str, str], float]:
+        """Co-purchase counts among ``products``: what the engine's pair query returns."""
+        positions = self.positions()
+        chosen = np.sort(np.array([positions[p] for p in products]))
+        found: dict[tuple[str, str], float] = {}
+        for product in products:
+            i = positions[product]
+            start, end = self.indptr[i], self.indptr[i + 1]
+            others = self.others[start:end]  # ascending within a row
+            at = np.minimum(np.searchsorted(others, chosen), max(len(others) - 1, 0))
+            if not len(others):
+                continue
+            hit = others[at] == chosen
+            for other, together in zip(
+                chosen[hit].tolist(), self.together[start:end][at[hit]].tolist(), strict=True
+            ):
+                found[(product, self.names[other])] = float(together)
+        return found
+
+    def positions(self) -> dict[str, int]:
+        if not hasattr(self, "_positions"):
+            self._positions = {name: i for i, name in enumerate(self.names)}
+        return self._positions
+
+    def related(self, seed: int, limit: int, exclude: set[str], tuning: core.Tuning) -> list[str]:
+        """``core.related`` with the inputs the engine gives it."""
+        return core.related(
+            self.baskets[seed],
+            self.total,
+            self.neighbours(seed, tuning.candidates),
+            self.popular,
+            limit,
+            exclude,
+            tuning,
+            self.category_names.get(self.names[seed]),
+            self.category_names,
+            self.pairs_among,
+        )
 
 
 def load() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -125,6 +174,10 @@ def build(train: pd.DataFrame, products: pd.DataFrame, tuning: core.Tuning) -> M
         .product_category.reindex(items)
     )
     codes, _ = pd.factorize(category_text)
+    category_names = {
+        names[i]: (str(text) if isinstance(text, str) else None)
+        for i, text in enumerate(category_text.tolist())
+    }
     ranked = sorted(range(n), key=lambda i: (-baskets[i], names[i]))[: tuning.popular]
     return Model(
         items,
@@ -136,6 +189,7 @@ def build(train: pd.DataFrame, products: pd.DataFrame, tuning: core.Tuning) -> M
         together.astype(float),
         trend,
         codes,
+        category_names,
         per_customer,
         [(names[i], float(baskets[i])) for i in ranked],
     )
@@ -243,6 +297,70 @@ def ingest_cost(transactions: pd.DataFrame, orders: int) -> None:
     )
 
 
+def also_bought_queries(
+    model: Model, period: pd.DataFrame, count: int
+) -> list[tuple[int, set[str]]]:
+    """Baskets of ``period`` with >= 2 distinct products seen in training, each with one
+    random product as the seed and the others as what a list should hit."""
+    index = {int(item): i for i, item in enumerate(model.items.tolist())}
+    rng = np.random.default_rng(SEED)
+    lines = period[period.product_id.isin(index)].drop_duplicates(["basket_id", "product_id"])
+    groups = [g for g in lines.groupby("basket_id").product_id if len(g[1]) >= 2]
+    picked = rng.choice(len(groups), size=min(count, len(groups)), replace=False)
+    queries: list[tuple[int, set[str]]] = []
+    for position in sorted(picked.tolist()):
+        basket = [index[int(p)] for p in groups[position][1]]
+        seed = basket[int(rng.integers(len(basket)))]
+        queries.append((seed, {model.names[i] for i in basket if i != seed}))
+    return queries
+
+
+def tune(transactions: pd.DataFrame, products: pd.DataFrame, count: int) -> core.Tuning:
+    """The also-bought knobs with the most coverage whose hit rate is at least raw
+    co-purchase counts', chosen on the validation period only: the test period is never
+    looked at, so its figures are an honest estimate for another shop's future."""
+    stamp = transactions.transaction_timestamp
+    model = build(transactions[stamp < VALIDATION], products, core.DEFAULT)
+    queries = also_bought_queries(
+        model, transactions[(stamp >= VALIDATION) & (stamp < SPLIT)], count
+    )
+    truths = [truth for _, truth in queries]
+    universe = len(model.items)
+    raw = metrics(
+        [[o for o, _, _ in model.neighbours(s, TOP)] for s, _ in queries], truths, universe
+    )
+    print(
+        f"validation: train before {VALIDATION.date()}, {len(queries)} also-bought queries "
+        f"until {SPLIT.date()}; raw co-purchase hit@10 {raw['hit@10']:.4f}, "
+        f"coverage {raw['coverage']:.1%}"
+    )
+    print(f"{'damp':>6}{'same_cat':>10}{'redund':>8}{'hit@10':>8}{'coverage':>10}")
+    best: tuple[core.Tuning, dict[str, float]] | None = None
+    for damp, same, redundancy in itertools.product(*TUNE_GRID.values()):
+        tuning = dataclasses.replace(
+            core.DEFAULT, damp=damp, same_category=same, redundancy=redundancy
+        )
+        found = metrics(
+            [model.related(s, TOP, {model.names[s]}, tuning) for s, _ in queries], truths, universe
+        )
+        print(
+            f"{damp:>6}{same:>10}{redundancy:>8}{found['hit@10']:>8.4f}{found['coverage']:>10.1%}"
+        )
+        if found["hit@10"] >= raw["hit@10"] and (
+            best is None or found["coverage"] > best[1]["coverage"]
+        ):
+            best = (tuning, found)
+    if best is None:
+        raise SystemExit("no knobs reach the raw co-purchase hit rate on validation")
+    chosen = best[0]
+    print(
+        f"chosen on validation: damp {chosen.damp}, same_category {chosen.same_category}, "
+        f"redundancy {chosen.redundancy} (hit@10 {best[1]['hit@10']:.4f}, coverage "
+        f"{best[1]['coverage']:.1%}); the test figures below use these"
+    )
+    return chosen
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=QUERIES)
@@ -252,9 +370,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="also time ingest of this many orders with and without the projector",
     )
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="first choose the also-bought knobs on the validation period (train before "
+        "2017-09-01, validate until 2017-11-01), then test with them",
+    )
     args = parser.parse_args(argv)
-    tuning = core.DEFAULT
     transactions, products = load()
+    if args.tune:
+        tuning = tune(transactions, products, args.queries)
+    else:
+        tuning = core.DEFAULT
+        print(
+            "knobs: core.DEFAULT, chosen on the validation period before the test period "
+            "(--tune repeats that choice)"
+        )
     train = transactions[transactions.transaction_timestamp < SPLIT]
     test = transactions[transactions.transaction_timestamp >= SPLIT]
     if args.ingest:
@@ -266,32 +397,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_counts(train, model)
     index = {int(item): i for i, item in enumerate(model.items.tolist())}
     universe = len(model.items)
-    rng = np.random.default_rng(SEED)
 
     # --- also bought --------------------------------------------------------------------
-    lines = test[test.product_id.isin(index)].drop_duplicates(["basket_id", "product_id"])
-    groups = [g for g in lines.groupby("basket_id").product_id if len(g[1]) >= 2]
-    picked = rng.choice(len(groups), size=min(args.queries, len(groups)), replace=False)
-    queries: list[tuple[int, set[str]]] = []
-    for position in sorted(picked.tolist()):
-        basket = [index[int(p)] for p in groups[position][1]]
-        seed = basket[int(rng.integers(len(basket)))]
-        queries.append((seed, {model.names[i] for i in basket if i != seed}))
+    queries = also_bought_queries(model, test, args.queries)
     truths = [truth for _, truth in queries]
 
     def run(rank: Callable[[int], list[str]]) -> list[list[str]]:
         return [rank(seed) for seed, _ in queries]
 
     def also_bought(seed: int) -> list[str]:
-        return core.related(
-            model.baskets[seed],
-            model.total,
-            model.neighbours(seed, tuning.candidates),
-            model.popular,
-            TOP,
-            {model.names[seed]},
-            tuning,
-        )
+        return model.related(seed, TOP, {model.names[seed]}, tuning)
 
     by_category: dict[int, list[tuple[str, float]]] = {}
     order = np.argsort(-model.trend, kind="stable")
@@ -341,19 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             model.popular,
             model.total,
             unit,
-            lambda top: (
-                core.related(
-                    model.baskets[index[int(top[0])]],
-                    model.total,
-                    model.neighbours(index[int(top[0])], tuning.candidates),
-                    model.popular,
-                    TOP,
-                    set(),
-                    tuning,
-                )
-                if top
-                else []
-            ),
+            lambda top: model.related(index[int(top[0])], TOP, set(), tuning) if top else [],
             lambda: popular_names,
             TOP,
             (),

@@ -2,12 +2,13 @@
 
 Counts are updated on ingest (``projectors``), the storefront widget reads them
 (``widgets``), merchants choose strategies in the console (``console_routes``/``console_nav``)
-and ``cx recs rebuild`` recomputes everything from the event log.
+``cx recs rebuild`` recomputes everything from the event log, and ``shutdown`` stores the
+impressions still buffered (``impressions``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -35,6 +36,12 @@ def console_routes() -> list[BaseRoute]:
     from .console import routes as console_pages
 
     return console_pages()
+
+
+def shutdown() -> list[Callable[[Any], Awaitable[None]]]:
+    from .impressions import shutdown as store_buffered_impressions
+
+    return [store_buffered_impressions]
 
 
 def console_nav() -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ caller's business.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import permutations
@@ -23,7 +23,8 @@ MAX_BASKET = 50
 
 @dataclass(frozen=True)
 class Tuning:
-    """The knobs, chosen on The Complete Journey (README: how and why).
+    """The knobs, chosen on a validation period of The Complete Journey (README: how and
+    why; ``bench/recs_eval.py --tune`` repeats the choice).
 
     Related items score ``(together - shrink * (seed - prior) * other / total) / other**d``:
     ``together`` co-occurrences, ``seed``/``other`` how often each occurred, ``total`` all
@@ -31,11 +32,18 @@ class Tuning:
     best-sellers stop drowning every list); for a rare seed (``seed < prior``) it adds
     popularity instead (a single co-purchase is weak evidence) and ``d = damp`` lifts rarer
     products into its list (``d = 0`` for a frequent seed, whose counts need no help).
+    A product of the seed's own category scores ``1 + same_category`` times as high (people
+    buy several of a kind: flavours, sizes). The list is then picked greedily from the best
+    ``pool``: a product mostly bought together with one already picked adds little chance of
+    a useful card, so its score shrinks by ``redundancy`` times that share.
     """
 
     shrink: float = 0.5
     prior: float = 200.0
-    damp: float = 0.215
+    damp: float = 0.26
+    same_category: float = 0.5
+    redundancy: float = 1.0
+    pool: int = 30
     candidates: int = 300
     popular: int = 50
     half_life_days: float = 30.0
@@ -69,22 +77,67 @@ def related(
     limit: int,
     exclude: Collection[str] = (),
     tuning: Tuning = DEFAULT,
+    category: str | None = None,
+    categories: Mapping[str, str | None] | None = None,
+    pairs_among: Callable[[Sequence[str]], Mapping[tuple[str, str], float]] | None = None,
 ) -> list[str]:
     """Also bought / also viewed: ``neighbours`` are ``(product, together, other)``, the
     seed's strongest co-occurrences; ``popular`` are ``(product, count)`` of the most
-    frequent products, candidates too (they fill lists of rare seeds)."""
+    frequent products, candidates too (they fill lists of rare seeds). ``category`` is the
+    seed's, ``categories`` the candidates' (where known); ``pairs_among(products)`` returns
+    the co-occurrence counts ``{(a, b): together}`` among the given products (None: no
+    spreading, the plain ranking)."""
     if total <= 0 or limit <= 0:
         return []
     pull = tuning.shrink * (seed - tuning.prior) / total
     damp = tuning.damp if seed < tuning.prior else 0.0
     scores: dict[str, float] = {}
+    counts: dict[str, float] = {}
     for product, together, other in neighbours:
         if product not in exclude and other > 0:
             scores[product] = (together - pull * other) / other**damp
+            counts[product] = other
     for product, count in popular:
         if product not in scores and product not in exclude and count > 0:
             scores[product] = -pull * count / count**damp
-    return _top(scores, limit)
+            counts[product] = count
+    if category and categories and tuning.same_category:
+        boost = 1.0 + tuning.same_category
+        for product, value in scores.items():
+            if categories.get(product) == category:
+                scores[product] = value * boost if value > 0 else value / boost
+    if pairs_among is None or not tuning.redundancy:
+        return _top(scores, limit)
+    return _spread(scores, counts, pairs_among, limit, tuning)
+
+
+def _spread(
+    scores: dict[str, float],
+    counts: Mapping[str, float],
+    pairs_among: Callable[[Sequence[str]], Mapping[tuple[str, str], float]],
+    limit: int,
+    tuning: Tuning,
+) -> list[str]:
+    """Greedy pick from the best ``pool``: each pick lowers the others' value by
+    ``redundancy`` × the share of their baskets it was in, so ten cards are not ten ways to
+    the same basket. Scores below zero (a frequent seed's products that co-occur less than
+    independence predicts) are shifted so the lowest is zero; ties keep the ranking's order."""
+    pool = _top(scores, max(tuning.pool, 3 * limit))
+    if len(pool) < 2:
+        return pool[:limit]
+    together = pairs_among(pool)
+    floor = min(0.0, scores[pool[-1]])
+    value = {product: scores[product] - floor for product in pool}
+    chosen: list[str] = []
+    left = list(pool)
+    while left and len(chosen) < limit:
+        best = max(left, key=lambda product: value[product])  # first of equals: rank order
+        chosen.append(best)
+        left.remove(best)
+        for product in left:
+            share = together.get((product, best), 0.0) / counts[product]
+            value[product] *= max(0.0, 1.0 - tuning.redundancy * share)
+    return chosen
 
 
 def bestsellers(

@@ -102,34 +102,61 @@ class Engine:
             else ("v", rec_items.c.views, VIEW_SESSIONS)
         )
         total = self._total(conn, shop_id, total_name)
-        popular = [
-            (row.product_id, float(row.n))
-            for row in conn.execute(
-                select(rec_items.c.product_id, column.label("n"))
-                .where(rec_items.c.shop_id == shop_id, column > 0)
-                .order_by(column.desc(), rec_items.c.product_id)
-                .limit(self.tuning.popular)
-            )
-        ]
+        categories: dict[str, str | None] = {}
+        popular = []
+        for row in conn.execute(
+            select(rec_items.c.product_id, column.label("n"), rec_items.c.category)
+            .where(rec_items.c.shop_id == shop_id, column > 0)
+            .order_by(column.desc(), rec_items.c.product_id)
+            .limit(self.tuning.popular)
+        ):
+            popular.append((row.product_id, float(row.n)))
+            categories[row.product_id] = row.category
+
+        def pairs_among(products: Sequence[str]) -> dict[tuple[str, str], float]:
+            return self.pairs_among(conn, shop_id, kind, products)
+
         lists = []
         for seed in seeds:
-            count = conn.execute(
-                select(column).where(rec_items.c.shop_id == shop_id, rec_items.c.product_id == seed)
-            ).scalar()
-            neighbours = self.neighbours(conn, shop_id, kind, seed, column)
+            own = conn.execute(
+                select(column.label("n"), rec_items.c.category).where(
+                    rec_items.c.shop_id == shop_id, rec_items.c.product_id == seed
+                )
+            ).first()
+            neighbours = []
+            for product, together, count, category in self.neighbours(
+                conn, shop_id, kind, seed, column
+            ):
+                neighbours.append((product, together, count))
+                categories[product] = category
             lists.append(
                 core.related(
-                    float(count or 0), total, neighbours, popular, limit, skip, self.tuning
+                    float(own.n) if own else 0.0,
+                    total,
+                    neighbours,
+                    popular,
+                    limit,
+                    skip,
+                    self.tuning,
+                    own.category if own else None,
+                    categories,
+                    pairs_among,
                 )
             )
         return _interleave(lists, limit)
 
     def neighbours(
         self, conn: Connection, shop_id: str, kind: str, seed: str, column: Any
-    ) -> list[tuple[str, float, float]]:
-        """The seed's strongest co-occurrences with the other product's own count."""
+    ) -> list[tuple[str, float, float, str | None]]:
+        """The seed's strongest co-occurrences with the other product's own count and
+        category."""
         rows = conn.execute(
-            select(rec_pairs.c.other_id, rec_pairs.c.together, column.label("n"))
+            select(
+                rec_pairs.c.other_id,
+                rec_pairs.c.together,
+                column.label("n"),
+                rec_items.c.category,
+            )
             .join(
                 rec_items,
                 (rec_items.c.shop_id == rec_pairs.c.shop_id)
@@ -144,7 +171,27 @@ class Engine:
             .order_by(rec_pairs.c.together.desc(), rec_pairs.c.other_id)
             .limit(self.tuning.candidates)
         )
-        return [(row.other_id, float(row.together), float(row.n)) for row in rows]
+        return [(row.other_id, float(row.together), float(row.n), row.category) for row in rows]
+
+    def pairs_among(
+        self, conn: Connection, shop_id: str, kind: str, products: Sequence[str]
+    ) -> dict[tuple[str, str], float]:
+        """Co-occurrence counts among a list's candidates (``core.related`` spreads the list
+        with them): one primary-key read. Up to pool² rows, so they go to the driver as
+        plain tuples (SQLAlchemy's row processing was most of this read's time)."""
+        chosen = list(dict.fromkeys(products))
+        if not chosen:
+            return {}
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        marks = ", ".join([mark] * len(chosen))
+        # Only placeholders are formatted in; every value is bound.
+        rows = conn.exec_driver_sql(
+            "SELECT product_id, other_id, together FROM rec_pairs "  # noqa: S608
+            f"WHERE shop_id = {mark} AND kind = {mark} AND product_id IN ({marks}) "
+            f"AND other_id IN ({marks}) AND together > 0",
+            (shop_id, kind, *chosen, *chosen),
+        )
+        return {(first, second): float(together) for first, second, together in rows}
 
     def _bestsellers(
         self,

@@ -1,7 +1,8 @@
 """The storefront widget: product cards for a placement (product page, cart, thank-you,
 tracking page), each linking through the collector so a click is counted per strategy.
 
-Impressions and clicks become ``Recommendation Shown`` / ``Recommendation Clicked``. Before
+Impressions and clicks become ``Recommendation Shown`` / ``Recommendation Clicked`` (an
+impression is buffered and stored within about a second, off the render path). Before
 the shopper's consent (``data-cx-consent="granted"`` on the placeholder) they carry only a
 random per-render id, never the visitor's ids, so nothing about the person is stored.
 """
@@ -19,6 +20,7 @@ from ..widgets.config import N_
 from ..widgets.framework import RenderContext
 from ..widgets.tokens import TokenError, sign, verify
 from ..widgets.tracking import CUSTOMER_PURPOSE
+from . import impressions
 from . import settings as rec_settings
 from .engine import STRATEGIES, Card, Engine, Visitor
 
@@ -84,7 +86,10 @@ def _products(ctx: RenderContext) -> list[str]:
 
 class RecommendationsWidget:
     name = "recommendations"
-    read_only = False  # records the impression
+    # The impression goes to an in-process buffer (``impressions``), not the database, but
+    # a render still reads and scores for 2-3 ms: on the event loop it would stall every
+    # other connection (bench: p99 0.5-3.8 s inline against 0.3-0.7 s in the thread pool).
+    read_only = False
 
     def render(self, ctx: RenderContext) -> str | None:
         chosen = rec_settings.load(ctx.store.engine, ctx.shop.id)
@@ -192,7 +197,7 @@ class RecommendationsWidget:
                 | ({"consent": {"categoryPreferences": {"Analytics": True}}} if consent else {})
             ),
         ).keyed(ctx.shop.id, "recommendation", recommendation_id)
-        ctx.store.ingest(ctx.shop.id, [event.to_wire()])
+        impressions.for_store(ctx.store).add(ctx.shop.id, event.to_wire())
 
 
 def click_data(key: bytes, shop_id: str, token: str) -> dict[str, Any]:

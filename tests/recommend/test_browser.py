@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from cx_sdk.recommend import impressions
 from cx_sdk.server import CreatedShop, Settings, Store, create_app
 from cx_sdk.server.demo import DEMO_SHOP_ID, product_image, seed, storefront_routes
 
@@ -177,6 +178,7 @@ def test_a_click_lands_on_the_product_and_is_counted_per_strategy(
     assert page.locator("h1").inner_text().startswith("product ")
     shop_id = shop_site.shop.shop.id
     clicked = [e for _, e in shop_site.store.iter_events(shop_id, event="Recommendation Clicked")]
+    impressions.for_store(shop_site.store).flush()  # the render buffered its impression
     shown = [e for _, e in shop_site.store.iter_events(shop_id, event="Recommendation Shown")]
     assert [c["properties"]["strategy"] for c in clicked] == ["also_bought"]
     assert clicked[0]["anonymousId"] == "anon-browser"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -46,6 +47,43 @@ def test_related_fills_a_rare_seed_with_popular_products_and_excludes() -> None:
     assert ranked == ["milk", "bread", "x"]
     assert core.related(2, 10000, [("x", 1.0, 3.0)], [("milk", 5000.0)], 3, {"milk"}) == ["x"]
     assert core.related(2, 0, [("x", 1.0, 3.0)], [], 3) == []
+
+
+def test_related_prefers_the_seeds_own_category_when_the_evidence_is_close() -> None:
+    # Yoghurt seed: strawberry yoghurt co-bought a little less often than bread.
+    neighbours = [("bread", 30.0, 400.0), ("strawberry", 27.0, 400.0)]
+    kinds = {"bread": "bakery", "strawberry": "yoghurt"}
+    plain = core.Tuning(same_category=0.0, redundancy=0.0)
+    assert core.related(1000, 10000, neighbours, [], 2, tuning=plain) == ["bread", "strawberry"]
+    boosted = core.Tuning(same_category=0.5, redundancy=0.0)
+    ranked = core.related(1000, 10000, neighbours, [], 2, (), boosted, "yoghurt", kinds)
+    assert ranked == ["strawberry", "bread"]
+    # Unknown categories (no category for the seed) change nothing.
+    unknown = core.related(1000, 10000, neighbours, [], 2, (), boosted, None, kinds)
+    assert unknown == ["bread", "strawberry"]
+
+
+def test_related_spreads_the_list_over_baskets_instead_of_repeating_one() -> None:
+    # "chips" and "dip" are almost always bought together: after "chips", "dip" adds little
+    # chance of a useful card, while "salsa" stands on its own.
+    neighbours = [("chips", 60.0, 100.0), ("dip", 58.0, 100.0), ("salsa", 50.0, 100.0)]
+    together = {("dip", "chips"): 95.0, ("chips", "dip"): 95.0}
+    asked: list[list[str]] = []
+
+    def pairs_among(products: Sequence[str]) -> dict[tuple[str, str], float]:
+        asked.append(list(products))
+        return together
+
+    spread = core.Tuning(shrink=0.0, redundancy=1.0, same_category=0.0)
+    ranked = core.related(500, 10000, neighbours, [], 3, (), spread, pairs_among=pairs_among)
+    assert ranked == ["chips", "salsa", "dip"]
+    assert sorted(asked[0]) == ["chips", "dip", "salsa"]
+    without = core.Tuning(shrink=0.0, redundancy=0.0, same_category=0.0)
+    assert core.related(500, 10000, neighbours, [], 3, (), without, pairs_among=pairs_among) == [
+        "chips",
+        "dip",
+        "salsa",
+    ]
 
 
 def test_bestsellers_and_recently_viewed_order_and_ties() -> None:

@@ -3,6 +3,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from cx_sdk.recommend import core
@@ -249,10 +250,26 @@ def test_what_was_just_bought_is_not_offered_again(store: Store, shop: CreatedSh
 
 
 def test_engine_lists_equal_the_core_on_the_same_counts(store: Store, shop: CreatedShop) -> None:
-    """The bench's model is the engine's: same counts in, same ranking out."""
+    """The bench's model is the engine's: same counts in, same ranking out, including the
+    seed's category and the pair counts among candidates that spread the list."""
     shop_id = shop.shop.id
-    baskets = [["a", "b", "c"], ["a", "b"], ["a", "d"], ["b", "d"], ["c", "d", "e"]]
-    store.ingest(shop_id, [order(str(i), f"u{i}", b) for i, b in enumerate(baskets)])
+    baskets = [
+        ["a", "b", "c"],
+        ["a", "b"],
+        ["a", "b", "f"],
+        ["a", "d"],
+        ["b", "d"],
+        ["c", "d", "e"],
+        ["a", "e", "f"],
+        ["b", "f"],
+    ]
+    kinds = {"a": "dairy", "b": "bakery", "c": "dairy", "d": "fruit", "e": "dairy", "f": None}
+    messages = [order(str(i), f"u{i}", b) for i, b in enumerate(baskets)]
+    for message in messages:
+        for line in message["properties"]["products"]:
+            if kinds[line["product_id"]]:
+                line["category"] = kinds[line["product_id"]]
+    store.ingest(shop_id, messages)
     counts: dict[tuple[str, str], int] = {}
     for basket in baskets:
         for pair in core.basket_pairs(basket):
@@ -260,9 +277,25 @@ def test_engine_lists_equal_the_core_on_the_same_counts(store: Store, shop: Crea
     size = {p: sum(p in b for b in baskets) for b in baskets for p in b}
     neighbours = [(o, float(c), float(size[o])) for (s, o), c in counts.items() if s == "a"]
     popular = sorted(((p, float(n)) for p, n in size.items()), key=lambda kv: (-kv[1], kv[0]))
-    expected = core.related(size["a"], len(baskets), neighbours, popular, 4, {"a"})
-    got = ids(Engine(store).recommend(shop_id, "also_bought", products=["a"], limit=4))
-    assert got == expected
+
+    def pairs_among(products: Sequence[str]) -> dict[tuple[str, str], float]:
+        return {(s, o): float(c) for (s, o), c in counts.items() if s in products and o in products}
+
+    for tuning in (core.DEFAULT, core.Tuning(same_category=2.0, redundancy=2.0, pool=3)):
+        expected = core.related(
+            size["a"],
+            len(baskets),
+            neighbours,
+            popular,
+            4,
+            {"a"},
+            tuning,
+            "dairy",
+            kinds,
+            pairs_among,
+        )
+        got = ids(Engine(store, tuning).recommend(shop_id, "also_bought", products=["a"], limit=4))
+        assert got == expected[: len(got)] and len(got) == 4
 
 
 def test_erase_and_export_reach_the_customer_tables(store: Store, shop: CreatedShop) -> None:

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.testclient import TestClient
 
+from cx_sdk.recommend import impressions
 from cx_sdk.recommend import settings as rec_settings
 from cx_sdk.server import CreatedShop, Store
 
@@ -75,6 +76,7 @@ def test_impression_is_recorded_without_visitor_ids_before_consent(
     shop_id = shop.shop.id
     _seed(store, shop_id)
     client.get(f"/widgets/{shop_id}/recommendations", params={"product": "a", "visitor": "anon-7"})
+    assert impressions.for_store(store).flush() == 1
     shown = _events(store, shop_id, "Recommendation Shown")
     assert len(shown) == 1
     assert shown[0]["properties"]["strategy"] == "also_bought"
@@ -83,6 +85,7 @@ def test_impression_is_recorded_without_visitor_ids_before_consent(
         f"/widgets/{shop_id}/recommendations",
         params={"product": "a", "visitor": "anon-7", "consent": "granted"},
     )
+    impressions.for_store(store).flush()
     assert {e["anonymousId"] for e in _events(store, shop_id, "Recommendation Shown")} >= {"anon-7"}
 
 
