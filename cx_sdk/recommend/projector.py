@@ -1,4 +1,5 @@
-"""Keeps the recommendation counts current inside every ingest transaction.
+"""Keeps the recommendation counts current right after ingest (the collector's follower feeds
+it batches of newly stored events; inline when projections are not deferred).
 
 Every change is an atomic ``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n``, so
 concurrent workers on PostgreSQL never lose an increment and a batch costs one statement
