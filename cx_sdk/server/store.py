@@ -251,6 +251,11 @@ class Store:
         read = self._statements.get(statement)
         if read is None:
             read = self._statements[statement] = PointRead(statement, self.engine.dialect)
+        kept: Connection | None = getattr(self._readers, "conn", None)
+        if kept is not None and not kept.closed and not kept.in_transaction():
+            # SQLite, this thread's connection already open: the driver-level read begins
+            # nothing that would need ``reading``'s rollback (its cost is the read's own).
+            return read.run(kept, params)
         with self.reading() as conn:
             return read.run(conn, params)
 

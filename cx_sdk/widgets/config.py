@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cache, cached_property
 from typing import Any
 
 import orjson
@@ -69,6 +70,12 @@ class WidgetConfig:
     def text(self, locale: str, key: str) -> str | None:
         """The merchant's own text for ``key`` in ``locale``; None means the default."""
         return (self.texts.get(locale) or {}).get(key) or None
+
+    @cached_property
+    def fingerprint(self) -> tuple[str, str, str]:
+        """What a rendering depends on besides the switch, hashable (for render caches);
+        kept with the config, which is shared while its row stays the same."""
+        return (self.placement, repr(self.texts), repr(self.colours))
 
 
 @dataclass(frozen=True)
@@ -213,6 +220,27 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
+def _config(widget: str, row: Any) -> WidgetConfig:
+    enabled, placement, texts, colours = row
+    return WidgetConfig(
+        widget=widget,
+        enabled=bool(enabled),
+        placement=placement,
+        texts=dict(_json(texts) or {}),
+        colours={**DEFAULT_COLOURS, **dict(_json(colours) or {})},
+    )
+
+
+@cache
+def _default_config(widget: str) -> WidgetConfig:
+    return WidgetConfig(widget, enabled=widget not in OFF_UNTIL_SWITCHED_ON)
+
+
+# Configs by (widget, settings row as read): shared by every render while the row is
+# unchanged (a config is never mutated; saving builds a new one). Bounded by clearing.
+_CONFIGS: dict[tuple[str, tuple[Any, ...]], WidgetConfig] = {}
+
+
 class WidgetSettings:
     """Reads and writes the widget tables of one engine, always scoped by shop."""
 
@@ -236,18 +264,22 @@ class WidgetSettings:
             )
 
     def get(self, shop_id: str, widget: str) -> WidgetConfig:
+        """Read on every render (so a change made by any worker shows on the next one); only
+        turning the row into a config is skipped while the row reads the same."""
         self._check_name(widget)
         row = self.point_read(_SETTINGS, {"shop": shop_id, "widget": widget})
         if row is None:
-            return WidgetConfig(widget, enabled=widget not in OFF_UNTIL_SWITCHED_ON)
-        enabled, placement, texts, colours = row
-        return WidgetConfig(
-            widget=widget,
-            enabled=bool(enabled),
-            placement=placement,
-            texts=dict(_json(texts) or {}),
-            colours={**DEFAULT_COLOURS, **dict(_json(colours) or {})},
-        )
+            return _default_config(widget)
+        try:
+            key = (widget, tuple(row))
+            hit = _CONFIGS.get(key)
+        except TypeError:  # JSON columns already parsed (PostgreSQL): not hashable
+            return _config(widget, row)
+        if hit is None:
+            if len(_CONFIGS) >= 1024:
+                _CONFIGS.clear()
+            hit = _CONFIGS[key] = _config(widget, row)
+        return hit
 
     def _read(self, statement: Any, params: dict[str, Any]) -> Any:
         with self.engine.connect() as conn:

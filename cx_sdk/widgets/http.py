@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import anyio.to_thread
 import orjson
@@ -120,21 +121,34 @@ def _context(request: Request, shop: Shop, widget: str, params: dict[str, str]) 
     )
 
 
-def _html(ctx: RenderContext, body: str, status: int = 200) -> Response:
+@cache
+def _html_headers(locale: str, origin: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers of a fragment (``origin`` None) or of a page, encoded once: they depend on
+    the locale and the public URL only, and building them cost more than rendering a hit."""
     headers = {
         **_PUBLIC,
         "Cache-Control": "no-store",
-        "Content-Language": ctx.locale,
+        "Content-Language": locale,
         "Vary": "Accept-Language, Sec-Fetch-Mode",
     }
-    if ctx.page:
-        body = ctx.render("page.html", body=body, title=ctx.config.widget)
-        origin = ctx.settings.public_url.rstrip("/")
+    if origin is not None:
         headers["Content-Security-Policy"] = (
             f"default-src 'none'; style-src {origin}/widgets/; img-src 'self'; "
             f"form-action {origin}/widgets/; base-uri 'none'; frame-ancestors 'self'"
         )
-    return Response(body, status_code=status, media_type="text/html", headers=headers)
+    return tuple(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    )
+
+
+def _html(ctx: RenderContext, body: str, status: int = 200) -> Response:
+    origin = None
+    if ctx.page:
+        body = ctx.render("page.html", body=body, title=ctx.config.widget)
+        origin = ctx.settings.public_url.rstrip("/")
+    response = Response(body, status_code=status, media_type="text/html")
+    response.raw_headers.extend(_html_headers(ctx.locale, origin))
+    return response
 
 
 def clean(value: str, limit: int) -> str:
@@ -143,7 +157,21 @@ def clean(value: str, limit: int) -> str:
 
 
 def _params(request: Request) -> dict[str, str]:
-    return {key: clean(value, 500) for key, value in request.query_params.items()}
+    """The query as ``request.query_params`` reads it (``parse_qsl`` with blank values kept,
+    the last of a repeated name wins), without building its multi-dict: on every render."""
+    params: dict[str, str] = {}
+    query: bytes = request.scope["query_string"]
+    if not query:
+        return params
+    for piece in query.decode("latin-1").split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "+" in piece or "%" in piece:
+            name = unquote(name.replace("+", " "))
+            value = unquote(value.replace("+", " "))
+        params[name] = clean(value, 500)
+    return params
 
 
 async def fragment(request: Request) -> Response:

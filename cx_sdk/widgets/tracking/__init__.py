@@ -150,7 +150,6 @@ class TrackingWidget:
     @staticmethod
     def _cache_key(ctx: RenderContext, head: OrderHead, order_ref: str, proof: str) -> Hashable:
         """Everything the found-state fragment depends on (see ``cache.RenderCache``)."""
-        config = ctx.config
         return (
             ctx.shop.id,
             head.order_id,
@@ -161,7 +160,5 @@ class TrackingWidget:
             ctx.page,
             ctx.shop.default_locale,
             ctx.now.date(),
-            config.placement,
-            repr(config.texts),
-            repr(config.colours),
+            ctx.config.fingerprint,
         )
