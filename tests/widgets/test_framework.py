@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from cx_sdk.server import CreatedShop, Store
@@ -23,7 +25,7 @@ from cx_sdk.widgets.config import (
     validate_survey,
     validate_widget,
 )
-from cx_sdk.widgets.http import first_load_bytes
+from cx_sdk.widgets.http import _params, clean, first_load_bytes
 from cx_sdk.widgets.registry import settings_for
 
 PACKAGE = Path(i18n.__file__).parent.parent
@@ -227,3 +229,37 @@ def test_without_secret_key_the_first_render_creates_the_shops_signing_key(
         assert token
         body = json.dumps({"t": token.group(1), "action": "tracking_link_clicked"})
         assert client.post(f"/widgets/{shop.shop.id}/events", content=body).status_code == 204
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"",
+        b"order=%234711&email=a%40b.de&locale=de",
+        b"order=1+2&email=a+b%2Bc%40d.de",
+        b"order&email=&&locale=en&",
+        b"order=1&order=2",
+        b"name%3Dx=y%26z&%C3%A4=%C3%BC&bad=%ZZ%e",
+        b"latin=\xe4\xf6&x=a=b",
+    ],
+)
+def test_widget_query_parsing_reads_like_starlettes(query: bytes) -> None:
+    """The fragment's own query parser must give what ``request.query_params`` gives."""
+    request = Request({"type": "http", "query_string": query, "headers": []})
+    expected = {key: clean(value, 500) for key, value in request.query_params.items()}
+    assert _params(request) == expected
+
+
+def test_a_saved_widget_setting_shows_on_the_next_read(store: Store, shop: CreatedShop) -> None:
+    """Configs are shared while their row reads the same, never past a change (by any worker:
+    the row is read every time)."""
+    widgets = settings_for(store)
+    first = widgets.get(shop.shop.id, "tracking")
+    widgets.save(shop.shop.id, replace(first, texts={"de": {"title": "Wo ist es?"}}))
+    titled = widgets.get(shop.shop.id, "tracking")
+    assert titled.text("de", "title") == "Wo ist es?"
+    widgets.save(shop.shop.id, replace(titled, colours={"accent": "#000000"}))
+    recoloured = settings_for(store).get(shop.shop.id, "tracking")
+    assert recoloured.colours["accent"] == "#000000"
+    assert recoloured.fingerprint != titled.fingerprint != first.fingerprint
+    assert settings_for(store).get(shop.shop.id, "tracking") == recoloured
