@@ -96,13 +96,25 @@ def _base(request: Request, shop_id: str) -> str:
     return f"{settings.public_url.rstrip('/')}/widgets/{shop_id}"
 
 
+def _hints(request: Request) -> tuple[str | None, str | None]:
+    """Accept-Language and Sec-Fetch-Mode (the first of each, as ``request.headers.get``
+    gives them) in one pass over the request's headers, whose names ASGI gives lower-cased."""
+    accept_language: str | None = None
+    fetch_mode: str | None = None
+    for name, value in request.scope["headers"]:
+        if name == b"accept-language" and accept_language is None:
+            accept_language = value.decode("latin-1")
+        elif name == b"sec-fetch-mode" and fetch_mode is None:
+            fetch_mode = value.decode("latin-1")
+    return accept_language, fetch_mode
+
+
 def _context(request: Request, shop: Shop, widget: str, params: dict[str, str]) -> RenderContext:
     store: Store = request.app.state.store
     settings: Settings = request.app.state.settings
     widgets = settings_for(store)
-    locale = i18n.negotiate(
-        params.get("locale"), request.headers.get("accept-language"), shop.default_locale
-    )
+    accept_language, fetch_mode = _hints(request)
+    locale = i18n.negotiate(params.get("locale"), accept_language, shop.default_locale)
     return RenderContext(
         store=store,
         settings=settings,
@@ -115,7 +127,7 @@ def _context(request: Request, shop: Shop, widget: str, params: dict[str, str]) 
         base=_base(request, shop.id),
         # A browser navigating here (a no-JS form post from an embedded fragment, or a link)
         # gets a whole page; the loader's fetch gets the fragment.
-        page=params.get("format") == "page" or request.headers.get("sec-fetch-mode") == "navigate",
+        page=params.get("format") == "page" or fetch_mode == "navigate",
         now=datetime.now(UTC),
         client=request.client.host if request.client else "",
     )
