@@ -139,21 +139,24 @@ class OrderHead:
     revision: str | None
 
 
-def _order_by_ref(*columns: Any) -> Any:
-    """``columns`` of the order a shopper's reference names: its id first, else its number.
+def _order_by_ref(*columns: Any, refs: int = 1) -> Any:
+    """``columns`` of the order a shopper's reference names: its id first, else its number;
+    with more ``refs`` (bound as ``ref``, ``ref1``, …), the first of them that names one.
 
-    Two index lookups joined by UNION ALL: with ``order_id = ref OR order_number = ref``
-    SQLite walks all of the shop's orders (85 µs per lookup on the bench shop, growing with it).
+    Index lookups joined by UNION ALL: with ``order_id = ref OR order_number = ref`` SQLite
+    walks all of the shop's orders (85 µs per lookup on the bench shop, growing with it).
     """
     shop: Any = bindparam("shop")
-    ref: Any = bindparam("ref")
-    by_id = select(*columns, literal(0).label("rank")).where(
-        orders.c.shop_id == shop, orders.c.order_id == ref
-    )
-    by_number = select(*columns, literal(1).label("rank")).where(
-        orders.c.shop_id == shop, orders.c.order_number == ref
-    )
-    both = union_all(by_id, by_number).subquery()
+    branches = []
+    for index in range(refs):
+        ref: Any = bindparam("ref" if index == 0 else f"ref{index}")
+        for rank, column in enumerate((orders.c.order_id, orders.c.order_number)):
+            branches.append(
+                select(*columns, literal(2 * index + rank).label("rank")).where(
+                    orders.c.shop_id == shop, column == ref
+                )
+            )
+    both = union_all(*branches).subquery()
     return select(*(both.c[column.name] for column in columns)).order_by(both.c.rank).limit(1)
 
 
@@ -161,9 +164,9 @@ def _order_by_ref(*columns: Any) -> Any:
 _SHOP = select(shops).where(shops.c.id == bindparam("shop"))
 _BACKLOG = projection_backlog.insert()
 _ORDER = _order_by_ref(*orders.c)
-_ORDER_HEAD = _order_by_ref(
-    orders.c.order_id, orders.c.user_id, orders.c.email_hash, orders.c.revision
-)
+_HEAD_COLUMNS = (orders.c.order_id, orders.c.user_id, orders.c.email_hash, orders.c.revision)
+# By how many references a shopper's input may name an order ("1001" or "#1001"): one read.
+_ORDER_HEADS = {refs: _order_by_ref(*_HEAD_COLUMNS, refs=refs) for refs in (1, 2)}
 
 
 @dataclass(frozen=True)
@@ -869,10 +872,13 @@ class Store:
             "timeline": timeline,
         }
 
-    def order_head(self, shop_id: str, order_ref: str) -> OrderHead | None:
+    def order_head(self, shop_id: str, order_ref: str, *more_refs: str) -> OrderHead | None:
         """Who an order (by platform id or number) belongs to, and its revision: enough to
-        check a shopper's proof and a cached rendering without loading the order."""
-        row = self.point_read(_ORDER_HEAD, {"shop": shop_id, "ref": order_ref})
+        check a shopper's proof and a cached rendering without loading the order. With
+        ``more_refs`` (at most one): the first reference that names an order, in one read."""
+        params = {"shop": shop_id, "ref": order_ref}
+        params.update((f"ref{index}", ref) for index, ref in enumerate(more_refs, 1))
+        row = self.point_read(_ORDER_HEADS[1 + len(more_refs)], params)
         return None if row is None else OrderHead(*row)
 
     def get_order(self, shop_id: str, order_ref: str) -> OrderView | None:

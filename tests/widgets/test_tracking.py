@@ -328,3 +328,22 @@ def test_a_cached_rendering_gets_element_ids_of_its_own(
         labelled = set(re.findall(r'(?:for|aria-labelledby)="([^"]+)"', html))
         assert labelled and labelled <= own
     assert without_ids(first) == without_ids(second)
+
+
+def test_a_number_typed_without_hash_finds_ids_before_numbers_in_one_read(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    """ "1001" is tried as id, as number, then "#1001" as id, as number: the first wins."""
+    other = "other@example.de"
+    ingest(store, shop.shop.id, placed(order_id="1001", number="#7", email=other, user_id=None))
+    ingest(store, shop.shop.id, placed())  # id 5001, number #1001
+    by_id = store.order_head(shop.shop.id, "1001", "#1001")
+    assert by_id is not None and by_id.order_id == "1001"
+    by_hashed_number = store.order_head(shop.shop.id, "1002", "#1001")
+    assert by_hashed_number is not None and by_hashed_number.order_id == "5001"
+    assert store.order_head(shop.shop.id, "1002", "#1002") is None
+    assert store.order_head(shop.shop.id, "#1001") == by_hashed_number
+    # The id "1001" wins over the number "#1001": the email of order 5001 does not fit it.
+    assert "cx-alert" in get(client, shop, order="1001", email=EMAIL, locale="en")
+    assert "Order #7" in get(client, shop, order="1001", email=other, locale="en")
+    assert "Order #1001" in get(client, shop, order="#1001", email=EMAIL, locale="en")

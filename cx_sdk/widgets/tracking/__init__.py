@@ -35,20 +35,24 @@ def _candidates(order_ref: str) -> list[str]:
     return [order_ref, f"#{order_ref}"]  # Shopify numbers are shown as "#1001"
 
 
+def _head(store: Store, shop_id: str, order_ref: str) -> OrderHead | None:
+    """The order the first candidate names (one read for "1001" and "#1001" together)."""
+    candidates = _candidates(order_ref)
+    return store.order_head(shop_id, *candidates) if candidates else None
+
+
 def lookup(store: Store, shop_id: str, order_ref: str, email: str) -> OrderHead | None:
     """The order when number/id and email belong together; None for every other case, so a
     wrong pair cannot be told apart from a missing order."""
     email = email.strip()
     if "@" not in email or len(email) > MAX_EMAIL:
         return None
-    digest = hash_email(email)
-    for ref in _candidates(order_ref):
-        head = store.order_head(shop_id, ref)
-        if head is not None:
-            stored = head.email_hash or ""
-            if hmac.compare_digest(stored.encode(), digest.encode()) and stored:
-                return head
-            return None
+    head = _head(store, shop_id, order_ref)
+    if head is None:
+        return None
+    stored = head.email_hash or ""
+    if hmac.compare_digest(stored.encode(), hash_email(email).encode()) and stored:
+        return head
     return None
 
 
@@ -63,12 +67,11 @@ def lookup_for_customer(
     user_id = str(data.get("u") or "")
     if data.get("s") != shop_id or not user_id:
         return None
-    for ref in _candidates(order_ref):
-        head = store.order_head(shop_id, ref)
-        if head is not None:
-            owner = head.user_id or ""
-            return head if owner and hmac.compare_digest(owner, user_id) else None
-    return None
+    head = _head(store, shop_id, order_ref)
+    if head is None:
+        return None
+    owner = head.user_id or ""
+    return head if owner and hmac.compare_digest(owner, user_id) else None
 
 
 def verified_head(ctx: RenderContext) -> OrderHead | None:
