@@ -227,3 +227,28 @@ def test_without_secret_key_the_first_render_creates_the_shops_signing_key(
         assert token
         body = json.dumps({"t": token.group(1), "action": "tracking_link_clicked"})
         assert client.post(f"/widgets/{shop.shop.id}/events", content=body).status_code == 204
+
+
+def test_renders_racing_to_create_the_signing_key_agree_on_one(store: Store) -> None:
+    import threading
+
+    from cx_sdk.server import Settings
+    from cx_sdk.widgets.tokens import shop_key
+
+    created = store.create_shop("Neu")
+    settings = Settings(database_url="sqlite://", secret_key=None)
+    start = threading.Barrier(8)
+    keys: list[bytes] = []
+
+    def render() -> None:
+        start.wait()
+        keys.append(shop_key(store, settings, created.shop))
+
+    threads = [threading.Thread(target=render) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = store.get_shop(created.shop.id)
+    assert stored is not None
+    assert set(keys) == {shop_key(store, settings, stored)}
