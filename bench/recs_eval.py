@@ -115,6 +115,32 @@ class Model:
             self._positions = {name: i for i, name in enumerate(self.names)}
         return self._positions
 
+    def buy_again(self, customer: int) -> list[str]:
+        """The baseline: the customer's own most-bought products."""
+        ranked = sorted(self.history(customer), key=lambda row: (-row[2], self.names[row[0]]))
+        return [self.names[i] for i, _, _ in ranked[:TOP]]
+
+    def for_you(
+        self,
+        customer: int,
+        popular: Sequence[tuple[str, float]],
+        unit: float,
+        index: dict[int, int],
+        tuning: core.Tuning,
+    ) -> list[str]:
+        """``core.for_you`` with the inputs the engine gives it (``popular`` is the prior)."""
+        return core.for_you(
+            [(self.names[i], w, 0.0) for i, w, _ in self.history(customer)],
+            popular,
+            self.total,
+            unit,
+            lambda top: self.related(index[int(top[0])], TOP, set(), tuning) if top else [],
+            lambda: [name for name, _ in self.popular],
+            TOP,
+            (),
+            tuning,
+        )
+
     def related(self, seed: int, limit: int, exclude: set[str], tuning: core.Tuning) -> list[str]:
         """``core.related`` with the inputs the engine gives it."""
         return core.related(
@@ -419,7 +445,6 @@ def persona_report(
     customers = sorted(set(future.index) & model.customers())
     truths = [{str(p) for p in future[c]} for c in customers]
     unit = core.decay_weight(start.to_pydatetime(), tuning.for_you_half_life_days)
-    popular_names = [name for name, _ in model.popular]
 
     def for_you(customer: int, blend: float) -> list[str]:
         # Shares blended, then scaled back to counts of all orders: core.for_you divides by it.
@@ -427,23 +452,10 @@ def persona_report(
         own = persona[customer]
         for name, count in popular_in.get(own, []) if blend else []:
             share[name] = share.get(name, 0.0) + blend * count / orders_in[own]
-        return core.for_you(
-            [(model.names[i], w, 0.0) for i, w, _ in model.history(customer)],
-            [(name, value * model.total) for name, value in share.items()],
-            model.total,
-            unit,
-            lambda top: model.related(index[int(top[0])], TOP, set(), tuning) if top else [],
-            lambda: popular_names,
-            TOP,
-            (),
-            tuning,
-        )
+        prior = [(name, value * model.total) for name, value in share.items()]
+        return model.for_you(customer, prior, unit, index, tuning)
 
-    def buy_again(customer: int) -> list[str]:
-        ranked = sorted(model.history(customer), key=lambda row: (-row[2], model.names[row[0]]))
-        return [model.names[i] for i, _, _ in ranked[:TOP]]
-
-    lists = {"buy_again": [buy_again(c) for c in customers]}
+    lists = {"buy_again": [model.buy_again(c) for c in customers]}
     for blend in PERSONA_BLENDS:
         lists[f"for_you blend {blend}"] = [for_you(c, blend) for c in customers]
     groups = {"all": list(range(len(customers)))}
@@ -571,31 +583,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     future = test[test.product_id.isin(index)].groupby("household_id").product_id.agg(set)
     customers = sorted(set(future.index) & model.customers())
     you_truths = [{str(p) for p in future[c]} for c in customers]
-    popular_names = [name for name, _ in model.popular]
 
     # One purchase at the split, in the decayed units of the history.
     unit = core.decay_weight(SPLIT.to_pydatetime(), tuning.for_you_half_life_days)
 
-    def for_you(customer: int) -> list[str]:
-        history = [(model.names[i], w, 0.0) for i, w, _ in model.history(customer)]
-        return core.for_you(
-            history,
-            model.popular,
-            model.total,
-            unit,
-            lambda top: model.related(index[int(top[0])], TOP, set(), tuning) if top else [],
-            lambda: popular_names,
-            TOP,
-            (),
-            tuning,
-        )
-
-    def buy_again(customer: int) -> list[str]:
-        ranked = sorted(model.history(customer), key=lambda row: (-row[2], model.names[row[0]]))
-        return [model.names[i] for i, _, _ in ranked[:TOP]]
-
-    results["for_you"] = metrics([for_you(c) for c in customers], you_truths, universe)
-    results["baseline_buy_again"] = metrics([buy_again(c) for c in customers], you_truths, universe)
+    for_you = [model.for_you(c, model.popular, unit, index, tuning) for c in customers]
+    results["for_you"] = metrics(for_you, you_truths, universe)
+    results["baseline_buy_again"] = metrics(
+        [model.buy_again(c) for c in customers], you_truths, universe
+    )
     results["build_s"] = round(build_s, 2)
 
     raw = results["baseline_copurchase"]
