@@ -11,6 +11,9 @@ Protocols
 - for you: customers active in both periods; a hit when any product they buy in the test
   period is in their top 10.
 Coverage: distinct products recommended over all queries / products seen in training.
+- ``--personas``: for you with a popularity prior from customers of the same RFM persona
+  (``cx_sdk.analytics.personas.segment``, the product's rules), blended with the shop-wide
+  prior; the blend is judged on the validation period, the test period only reports it.
 
 Prints a table, then one JSON object as its last line.
 """
@@ -31,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cx_sdk.analytics import personas
 from cx_sdk.recommend import core
 
 SPLIT = pd.Timestamp("2017-11-01")
@@ -41,6 +45,8 @@ TUNE_GRID: dict[str, tuple[float, ...]] = {
     "same_category": (0.0, 0.5, 1.0),
     "redundancy": (0.0, 1.0),
 }
+# Weight of the persona's popularity in the for-you prior (0: shop-wide only, today's).
+PERSONA_BLENDS: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
 SEED = 20171101
 QUERIES = 5000
 TOP = 10
@@ -108,6 +114,32 @@ class Model:
         if not hasattr(self, "_positions"):
             self._positions = {name: i for i, name in enumerate(self.names)}
         return self._positions
+
+    def buy_again(self, customer: int) -> list[str]:
+        """The baseline: the customer's own most-bought products."""
+        ranked = sorted(self.history(customer), key=lambda row: (-row[2], self.names[row[0]]))
+        return [self.names[i] for i, _, _ in ranked[:TOP]]
+
+    def for_you(
+        self,
+        customer: int,
+        popular: Sequence[tuple[str, float]],
+        unit: float,
+        index: dict[int, int],
+        tuning: core.Tuning,
+    ) -> list[str]:
+        """``core.for_you`` with the inputs the engine gives it (``popular`` is the prior)."""
+        return core.for_you(
+            [(self.names[i], w, 0.0) for i, w, _ in self.history(customer)],
+            popular,
+            self.total,
+            unit,
+            lambda top: self.related(index[int(top[0])], TOP, set(), tuning) if top else [],
+            lambda: [name for name, _ in self.popular],
+            TOP,
+            (),
+            tuning,
+        )
 
     def related(self, seed: int, limit: int, exclude: set[str], tuning: core.Tuning) -> list[str]:
         """``core.related`` with the inputs the engine gives it."""
@@ -361,6 +393,100 @@ def tune(transactions: pd.DataFrame, products: pd.DataFrame, count: int) -> core
     return chosen
 
 
+def order_personas(train: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """Each basket's persona: the customer's segment *before* it (scored by
+    ``personas.segment`` on its day from the earlier orders; "" for a first order), which is
+    what a projector reading the stored segment when the order arrives would count it
+    under. Also each customer's last order and order count, to score them at any later day."""
+    orders = (
+        train.groupby("basket_id")
+        .agg(customer=("household_id", "first"), at=("transaction_timestamp", "min"))
+        .sort_values(["customer", "at"])
+    )
+    earlier = orders.groupby("customer").cumcount().to_numpy()
+    previous = orders.groupby("customer")["at"].shift(1)
+    segment = [
+        personas.segment(at.date(), before.date(), int(count)) if count else ""
+        for at, before, count in zip(orders["at"], previous, earlier, strict=True)
+    ]
+    customers = orders.groupby("customer")["at"].agg(["max", "size"])
+    return pd.Series(segment, index=orders.index), customers
+
+
+def persona_report(
+    transactions: pd.DataFrame, products: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+) -> dict[str, Any]:
+    """For you with the persona-blended prior, trained before ``start`` and judged on the
+    purchases in [``start``, ``end``), overall and per persona, beside buy-again."""
+    stamp = transactions.transaction_timestamp
+    train = transactions[stamp < start]
+    period = transactions[(stamp >= start) & (stamp < end)]
+    tuning = core.DEFAULT
+    model = build(train, products, tuning)
+    index = {int(item): i for i, item in enumerate(model.items.tolist())}
+    segment_of_order, history = order_personas(train)
+    lines = train.drop_duplicates(["basket_id", "product_id"])
+    lines = lines.assign(segment=segment_of_order.reindex(lines.basket_id).to_numpy())
+    orders_in = segment_of_order.value_counts().to_dict()
+    popular_in = {
+        name: [
+            (str(p), float(n))
+            for p, n in group.product_id.value_counts().head(tuning.popular).items()
+        ]
+        for name, group in lines.groupby("segment")
+    }
+    persona = {
+        int(customer): personas.segment(start.date(), last.date(), int(count))
+        for customer, last, count in zip(
+            history.index, history["max"], history["size"], strict=True
+        )
+    }
+    future = period[period.product_id.isin(index)].groupby("household_id").product_id.agg(set)
+    customers = sorted(set(future.index) & model.customers())
+    truths = [{str(p) for p in future[c]} for c in customers]
+    unit = core.decay_weight(start.to_pydatetime(), tuning.for_you_half_life_days)
+
+    def for_you(customer: int, blend: float) -> list[str]:
+        # Shares blended, then scaled back to counts of all orders: core.for_you divides by it.
+        share = {name: (1 - blend) * count / model.total for name, count in model.popular}
+        own = persona[customer]
+        for name, count in popular_in.get(own, []) if blend else []:
+            share[name] = share.get(name, 0.0) + blend * count / orders_in[own]
+        prior = [(name, value * model.total) for name, value in share.items()]
+        return model.for_you(customer, prior, unit, index, tuning)
+
+    lists = {"buy_again": [model.buy_again(c) for c in customers]}
+    for blend in PERSONA_BLENDS:
+        lists[f"for_you blend {blend}"] = [for_you(c, blend) for c in customers]
+    groups = {"all": list(range(len(customers)))}
+    for position, customer in enumerate(customers):
+        groups.setdefault(persona[customer], []).append(position)
+    # The few customers a persona prior could move: all but the most frequent buyers.
+    groups["not champions"] = [
+        position for position, c in enumerate(customers) if persona[c] != "champions"
+    ]
+    print(
+        f"personas: train before {start.date()}, for-you purchases from then"
+        f"{f' until {end.date()}' if end < stamp.max() else ''}; "
+        f"orders per persona before them {dict(sorted(orders_in.items()))}"
+    )
+    print(f"{'persona':<16}{'customers':>10}" + "".join(f"{name:>22}" for name in lists))
+    found: dict[str, Any] = {}
+    for group, members in groups.items():
+        found[group] = {
+            name: metrics(
+                [ranked[m] for m in members], [truths[m] for m in members], len(model.items)
+            )
+            for name, ranked in lists.items()
+        }
+        cells = "".join(
+            f"{value['hit@10']:>10.4f}/{value['ndcg@10']:.4f}/{value['coverage']:>4.1%}"
+            for value in found[group].values()
+        )
+        print(f"{group:<16}{len(members):>10}{cells}")
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=QUERIES)
@@ -376,8 +502,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="first choose the also-bought knobs on the validation period (train before "
         "2017-09-01, validate until 2017-11-01), then test with them",
     )
+    parser.add_argument(
+        "--personas",
+        action="store_true",
+        help="only compare for you with a persona-blended popularity prior: on the "
+        "validation period, then on the test period",
+    )
     args = parser.parse_args(argv)
     transactions, products = load()
+    if args.personas:
+        report = {
+            "validation": persona_report(transactions, products, VALIDATION, SPLIT),
+            "test": persona_report(transactions, products, SPLIT, pd.Timestamp.max),
+        }
+        print(json.dumps(report))
+        return 0
     if args.tune:
         tuning = tune(transactions, products, args.queries)
     else:
@@ -444,31 +583,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     future = test[test.product_id.isin(index)].groupby("household_id").product_id.agg(set)
     customers = sorted(set(future.index) & model.customers())
     you_truths = [{str(p) for p in future[c]} for c in customers]
-    popular_names = [name for name, _ in model.popular]
 
     # One purchase at the split, in the decayed units of the history.
     unit = core.decay_weight(SPLIT.to_pydatetime(), tuning.for_you_half_life_days)
 
-    def for_you(customer: int) -> list[str]:
-        history = [(model.names[i], w, 0.0) for i, w, _ in model.history(customer)]
-        return core.for_you(
-            history,
-            model.popular,
-            model.total,
-            unit,
-            lambda top: model.related(index[int(top[0])], TOP, set(), tuning) if top else [],
-            lambda: popular_names,
-            TOP,
-            (),
-            tuning,
-        )
-
-    def buy_again(customer: int) -> list[str]:
-        ranked = sorted(model.history(customer), key=lambda row: (-row[2], model.names[row[0]]))
-        return [model.names[i] for i, _, _ in ranked[:TOP]]
-
-    results["for_you"] = metrics([for_you(c) for c in customers], you_truths, universe)
-    results["baseline_buy_again"] = metrics([buy_again(c) for c in customers], you_truths, universe)
+    for_you = [model.for_you(c, model.popular, unit, index, tuning) for c in customers]
+    results["for_you"] = metrics(for_you, you_truths, universe)
+    results["baseline_buy_again"] = metrics(
+        [model.buy_again(c) for c in customers], you_truths, universe
+    )
     results["build_s"] = round(build_s, 2)
 
     raw = results["baseline_copurchase"]

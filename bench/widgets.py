@@ -342,7 +342,8 @@ def main() -> int:
             f"{recs[1]['rps'] / bare[1]['rps']:.1%}"
             for recs, bare in zip(recs_rows, rows[::2], strict=True)
         )
-        + " (each render also stores its Recommendation Shown impression)"
+        + " (each render scores candidates from the precomputed counts; impressions are "
+        "buffered and stored in the background)"
     )
     return 0
 

@@ -408,18 +408,34 @@ class Store:
 
     def update_shop_secrets(self, shop_id: str, **values: Any) -> None:
         """Merge platform secrets (None removes one)."""
+        self._merge_secrets(shop_id, values, keep_existing=False)
+
+    def shop_secret_default(self, shop_id: str, name: str, value: str) -> str:
+        """The shop's secret ``name``, stored as ``value`` first if it has none. Atomic: renders
+        racing to create a signing key all get the one that was stored."""
+        return str(self._merge_secrets(shop_id, {name: value}, keep_existing=True)[name])
+
+    def _merge_secrets(
+        self, shop_id: str, values: dict[str, Any], keep_existing: bool
+    ) -> dict[str, Any]:
         with self.begin() as conn:
-            row = conn.execute(select(shops.c.secrets).where(shops.c.id == shop_id)).first()
+            # Locked until commit (PostgreSQL; SQLite writers are serialised): a concurrent
+            # merge reads what this one wrote instead of overwriting it.
+            row = conn.execute(
+                select(shops.c.secrets).where(shops.c.id == shop_id).with_for_update()
+            ).first()
             if row is None:
                 raise KeyError(shop_id)
             merged = dict(row.secrets or {})
             for key, value in values.items():
                 if value is None:
                     merged.pop(key, None)
-                else:
+                elif not (keep_existing and merged.get(key)):
                     merged[key] = value
-            conn.execute(update(shops).where(shops.c.id == shop_id).values(secrets=merged))
+            if merged != (row.secrets or {}):
+                conn.execute(update(shops).where(shops.c.id == shop_id).values(secrets=merged))
         self._shop_cache.clear()
+        return merged
 
     def rotate_key(self, shop_id: str, kind: str) -> str:
         """Revoke the shop's current key of ``kind`` (write or admin) and issue a new one."""

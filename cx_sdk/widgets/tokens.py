@@ -83,9 +83,5 @@ def shop_key(store: Store, settings: Settings, shop: Shop) -> bytes:
         return _derived_key(settings.secret_key, shop.id)
     stored = shop.secrets.get(SHOP_SECRET_NAME)
     if not stored:
-        store.update_shop_secrets(shop.id, **{SHOP_SECRET_NAME: secrets.token_hex(32)})
-        fresh = store.get_shop(shop.id)
-        stored = fresh.secrets.get(SHOP_SECRET_NAME) if fresh else None
-        if not stored:
-            raise KeyError(shop.id)
+        stored = store.shop_secret_default(shop.id, SHOP_SECRET_NAME, secrets.token_hex(32))
     return bytes.fromhex(str(stored))

@@ -263,3 +263,28 @@ def test_a_saved_widget_setting_shows_on_the_next_read(store: Store, shop: Creat
     assert recoloured.colours["accent"] == "#000000"
     assert recoloured.fingerprint != titled.fingerprint != first.fingerprint
     assert settings_for(store).get(shop.shop.id, "tracking") == recoloured
+
+
+def test_renders_racing_to_create_the_signing_key_agree_on_one(store: Store) -> None:
+    import threading
+
+    from cx_sdk.server import Settings
+    from cx_sdk.widgets.tokens import shop_key
+
+    created = store.create_shop("Neu")
+    settings = Settings(database_url="sqlite://", secret_key=None)
+    start = threading.Barrier(8)
+    keys: list[bytes] = []
+
+    def render() -> None:
+        start.wait()
+        keys.append(shop_key(store, settings, created.shop))
+
+    threads = [threading.Thread(target=render) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = store.get_shop(created.shop.id)
+    assert stored is not None
+    assert set(keys) == {shop_key(store, settings, stored)}

@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 from cx_sdk.integrations.woocommerce import signature
-from cx_sdk.server import Settings, Store, create_app
+from cx_sdk.server import Settings, Store, create_app, follower
 from cx_sdk.widgets.registry import settings_for
 
 from .test_plugin import PLUGIN, php  # noqa: F401  (fixture)
@@ -106,6 +106,7 @@ def test_delivery_to_storefront_fragment(
     order_727 = json.loads((FIXTURES / "order_v3_retrieve_727.json").read_text())
     deliver(base, shop_id, order_723)
     deliver(base, shop_id, order_727)
+    follower.settle(store, shop_id)  # the recommendation counts, without waiting
 
     orders = {
         "723": {
