@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import parse_qsl
 
 import anyio.to_thread
 import orjson
@@ -169,21 +169,10 @@ def clean(value: str, limit: int) -> str:
 
 
 def _params(request: Request) -> dict[str, str]:
-    """The query as ``request.query_params`` reads it (``parse_qsl`` with blank values kept,
-    the last of a repeated name wins), without building its multi-dict: on every render."""
-    params: dict[str, str] = {}
-    query: bytes = request.scope["query_string"]
-    if not query:
-        return params
-    for piece in query.decode("latin-1").split("&"):
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        if "+" in piece or "%" in piece:
-            name = unquote(name.replace("+", " "))
-            value = unquote(value.replace("+", " "))
-        params[name] = clean(value, 500)
-    return params
+    """The query as ``request.query_params`` reads it (the same ``parse_qsl``, the last of a
+    repeated name wins), without building its multi-dict: on every render."""
+    query = request.scope["query_string"].decode("latin-1")
+    return {name: clean(value, 500) for name, value in parse_qsl(query, keep_blank_values=True)}
 
 
 async def fragment(request: Request) -> Response:
