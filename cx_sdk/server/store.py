@@ -558,7 +558,7 @@ class Store:
             for projector in projectors:
                 projector(conn, shop_id, fresh, self.upsert)
             return
-        event_ids = sorted(ids[item.message_id] for item in fresh)
+        event_ids = [ids[item.message_id] for item in fresh]  # the follower orders them
         conn.execute(
             _BACKLOG,
             {
