@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -142,8 +143,6 @@ class Writer:
 
     async def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         """Once per writer: the events a previous worker died before ingesting."""
-        from datetime import UTC, datetime
-
         try:
             await loop.run_in_executor(self._lane, lambda: self.chats.catch_up(datetime.now(UTC)))
         except Exception:
@@ -186,8 +185,6 @@ def _alive(task: asyncio.Task[Any] | None) -> bool:
 
 def catch_up(store: Store, settings: Any) -> None:
     """The periodic job (every ``CX_PERIODIC_SECONDS``): events a dead worker left behind."""
-    from datetime import UTC, datetime
-
     sent = Chats(store).catch_up(datetime.now(UTC))
     if sent:
         log.info("chat: re-sent %d journey events", sent)
