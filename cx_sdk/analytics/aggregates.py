@@ -21,6 +21,7 @@ from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events.fields import read_iso_date
+from ..server.db import among
 from ..server.ingest_rules import Prepared
 from ..server.projections import ORDER_EVENTS, save_rows
 from ..server.tables import identities, order_timeline, orders, shipments
@@ -157,7 +158,8 @@ class _Batch:
             return
         for row in self.conn.execute(
             select(identities.c.anonymous_id, identities.c.user_id).where(
-                identities.c.shop_id == self.shop_id, identities.c.anonymous_id.in_(wanted)
+                identities.c.shop_id == self.shop_id,
+                among(self.conn, identities.c.anonymous_id, wanted),
             )
         ):
             self.links[row.anonymous_id] = row.user_id
@@ -317,7 +319,7 @@ def _merge_identified(batch: _Batch, fresh: Sequence[Prepared]) -> None:
     day_rows = conn.execute(
         select(analytics_customer_days).where(
             analytics_customer_days.c.shop_id == shop_id,
-            analytics_customer_days.c.customer.in_(old_keys),
+            among(conn, analytics_customer_days.c.customer, old_keys),
         )
     ).all()
     if day_rows:
@@ -338,13 +340,13 @@ def _merge_identified(batch: _Batch, fresh: Sequence[Prepared]) -> None:
         conn.execute(
             delete(analytics_customer_days).where(
                 analytics_customer_days.c.shop_id == shop_id,
-                analytics_customer_days.c.customer.in_(old_keys),
+                among(conn, analytics_customer_days.c.customer, old_keys),
             )
         )
     for table in (analytics_orders, analytics_checkouts):
         moved = conn.execute(
             select(table.c.customer)
-            .where(table.c.shop_id == shop_id, table.c.customer.in_(old_keys))
+            .where(table.c.shop_id == shop_id, among(conn, table.c.customer, old_keys))
             .distinct()
         ).all()
         for row in moved:
@@ -430,13 +432,14 @@ def _orders(
     conn, shop_id = batch.conn, batch.shop_id
     wanted = list(order_ids)
     current = conn.execute(
-        select(orders).where(orders.c.shop_id == shop_id, orders.c.order_id.in_(wanted))
+        select(orders).where(orders.c.shop_id == shop_id, among(conn, orders.c.order_id, wanted))
     ).all()
     old_rows = {
         row.order_id: dict(row._mapping)
         for row in conn.execute(
             select(analytics_orders).where(
-                analytics_orders.c.shop_id == shop_id, analytics_orders.c.order_id.in_(wanted)
+                analytics_orders.c.shop_id == shop_id,
+                among(conn, analytics_orders.c.order_id, wanted),
             )
         )
     }
@@ -446,7 +449,7 @@ def _orders(
             select(order_timeline.c.order_id)
             .where(
                 order_timeline.c.shop_id == shop_id,
-                order_timeline.c.order_id.in_(wanted),
+                among(conn, order_timeline.c.order_id, wanted),
                 order_timeline.c.event == "Return Requested",
             )
             .distinct()
@@ -495,13 +498,13 @@ def _link_checkouts(batch: _Batch, placed: list[dict[str, Any]], started: set[st
     candidates: dict[str, dict[str, Any]] = {}
     conditions = []
     if started:
-        conditions.append(table.c.checkout_key.in_(list(started)))
+        conditions.append(among(conn, table.c.checkout_key, list(started)))
     by_id = [row["checkout_id"] for row in placed if row["checkout_id"]]
     if by_id:
-        conditions.append(table.c.checkout_key.in_(by_id))
+        conditions.append(among(conn, table.c.checkout_key, by_id))
     customers = [row["customer"] for row in placed if row["customer"]]
     if customers:
-        conditions.append(table.c.customer.in_(customers))
+        conditions.append(among(conn, table.c.customer, customers))
     if not conditions:
         return
     for stored in conn.execute(select(table).where(table.c.shop_id == shop_id, or_(*conditions))):
@@ -523,8 +526,8 @@ def _link_checkouts(batch: _Batch, placed: list[dict[str, Any]], started: set[st
                 analytics_orders.c.shop_id == shop_id,
                 analytics_orders.c.placed_at.is_not(None),
                 or_(
-                    analytics_orders.c.checkout_id.in_(keys),
-                    analytics_orders.c.customer.in_(owners),
+                    among(conn, analytics_orders.c.checkout_id, keys),
+                    among(conn, analytics_orders.c.customer, owners),
                 ),
             )
         ):
@@ -591,7 +594,7 @@ def _shipments(batch: _Batch, order_ids: set[str]) -> None:
             ),
             isouter=True,
         )
-        .where(shipments.c.shop_id == shop_id, shipments.c.order_id.in_(wanted))
+        .where(shipments.c.shop_id == shop_id, among(conn, shipments.c.order_id, wanted))
     ).all()
     if not current:
         return
@@ -600,7 +603,9 @@ def _shipments(batch: _Batch, order_ids: set[str]) -> None:
         for row in conn.execute(
             select(analytics_shipments).where(
                 analytics_shipments.c.shop_id == shop_id,
-                analytics_shipments.c.shipment_id.in_([row.shipment_id for row in current]),
+                among(
+                    conn, analytics_shipments.c.shipment_id, [row.shipment_id for row in current]
+                ),
             )
         )
     }
@@ -660,7 +665,7 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
         )
         .where(
             analytics_orders.c.shop_id == shop_id,
-            analytics_orders.c.customer.in_(wanted),
+            among(conn, analytics_orders.c.customer, wanted),
             analytics_orders.c.placed_at.is_not(None),
         )
         .group_by(analytics_orders.c.customer, analytics_orders.c.currency)
@@ -679,7 +684,7 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
         for row in conn.execute(
             select(analytics_customers).where(
                 analytics_customers.c.shop_id == shop_id,
-                analytics_customers.c.customer.in_(wanted),
+                among(conn, analytics_customers.c.customer, wanted),
             )
         )
     }
@@ -724,7 +729,8 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
     if gone:
         conn.execute(
             delete(analytics_customers).where(
-                analytics_customers.c.shop_id == shop_id, analytics_customers.c.customer.in_(gone)
+                analytics_customers.c.shop_id == shop_id,
+                among(conn, analytics_customers.c.customer, gone),
             )
         )
     save_rows(conn, analytics_customers, keep, batch.upsert)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, case, func, or_, select
 
 from ..server.bulk import BulkInsert, insert_for
+from ..server.db import among
 from ..server.ingest_rules import Prepared
 from ..server.projections import Upsert
 from ..server.tables import counters
@@ -198,7 +199,7 @@ def _views(conn: Connection, shop_id: str, views: list[Prepared], changes: Chang
     for row in conn.execute(
         select(rec_history.c.visitor, rec_history.c.product_id, rec_history.c.last_viewed_at).where(
             rec_history.c.shop_id == shop_id,
-            rec_history.c.visitor.in_(sorted(visitors)),
+            among(conn, rec_history.c.visitor, sorted(visitors)),
             rec_history.c.last_viewed_at >= earliest,
         )
     ):
@@ -250,7 +251,9 @@ def _known_orders(conn: Connection, shop_id: str, placed: list[Prepared]) -> set
         row.order_id
         for row in conn.execute(
             select(rec_order_items.c.order_id)
-            .where(rec_order_items.c.shop_id == shop_id, rec_order_items.c.order_id.in_(ids))
+            .where(
+                rec_order_items.c.shop_id == shop_id, among(conn, rec_order_items.c.order_id, ids)
+            )
             .distinct()
         )
     }

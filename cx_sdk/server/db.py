@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,6 +34,23 @@ def _json_text(value: Any) -> str:
 
 # JSON columns through orjson: the stdlib encoder was a visible share of ingest time.
 JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
+# Above this many values a membership test binds one parameter (a JSON array on SQLite, an
+# array on PostgreSQL): SQLAlchemy renders an IN list value by value on every execution,
+# which cost the projectors more than the reads themselves on batches of thousands of keys.
+SHORT_IN = 32
+
+
+def among(conn: Connection, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values`` that costs the same to build for five values or five thousand."""
+    values = list(values)
+    if len(values) <= SHORT_IN:
+        return column.in_(values)  # type: ignore[no-any-return]
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    each = func.json_each(bindparam(None, _json_text(values), type_=String)).table_valued("value")
+    return column.in_(select(each.c.value))  # type: ignore[no-any-return]
 
 
 def make_engine(url: str, **options: Any) -> Engine:

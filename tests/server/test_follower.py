@@ -148,3 +148,38 @@ def test_the_served_collector_projects_in_the_background(
         time.sleep(0.05)
     assert _backlog(store) == 0
     assert _rows(store, rec_pairs, shop.shop.id) != []
+
+
+def _view(user: str, product: str) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": "Product Viewed",
+        "userId": user,
+        "timestamp": "2026-11-20T10:00:00Z",
+        "properties": {"product_id": product, "name": product},
+    }
+
+
+def _viewed(store: Store, shop_id: str) -> set[tuple[str, str]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(rec_history.c.visitor, rec_history.c.product_id).where(
+                rec_history.c.shop_id == shop_id
+            )
+        )
+        return {(row.visitor, row.product_id) for row in rows}
+
+
+def test_a_claim_projects_its_shops_batches_and_not_the_events_between_them(store: Store) -> None:
+    first, second = store.create_shop("Erster"), store.create_shop("Zweiter")
+    store.defer_projectors = True
+    for shop, user, product in ((first, "u1", "p1"), (second, "u2", "p2"), (first, "u3", "p3")):
+        assert not store.ingest(shop.shop.id, [_view(user, product)]).rejected
+
+    # The first shop's two batches lie around the second shop's in the event ids.
+    assert follower.project_backlog(store, first.shop.id, limit=2) == 2
+    assert _viewed(store, first.shop.id) == {("u:u1", "p1"), ("u:u3", "p3")}
+    assert _viewed(store, second.shop.id) == set()
+
+    follower.drain(store)
+    assert _viewed(store, second.shop.id) == {("u:u2", "p2")}

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from cx_sdk.server import Store
+from cx_sdk.server.db import SHORT_IN, among
+from cx_sdk.server.follower import runs
+from cx_sdk.server.tables import counters
+
+
+def test_long_membership_test_finds_what_a_short_one_finds(store: Store) -> None:
+    names = [f"counter-{i}" for i in range(SHORT_IN * 3)]
+    with store.begin() as conn:
+        conn.execute(
+            counters.insert(),
+            [{"shop_id": "s", "name": name, "value": i} for i, name in enumerate(names)],
+        )
+        conn.execute(counters.insert(), [{"shop_id": "other", "name": names[0], "value": 7}])
+    wanted = names[::2] + ["missing", "it's \"quoted\""]
+    with store.reading() as conn:
+        found = conn.execute(
+            select(counters.c.name).where(
+                counters.c.shop_id == "s", among(conn, counters.c.name, wanted)
+            )
+        ).scalars()
+        short = conn.execute(
+            select(counters.c.name).where(
+                counters.c.shop_id == "s", among(conn, counters.c.name, wanted[:3])
+            )
+        ).scalars()
+        assert sorted(found) == sorted(names[::2])
+        assert sorted(short) == sorted(names[:6:2])
+
+
+def test_backlog_ids_are_read_as_ranges_joining_near_neighbours() -> None:
+    assert runs([]) == []
+    assert runs([1, 2, 3, 10, 11], gap=64) == [(1, 11)]
+    assert runs([1, 2, 3, 100, 101], gap=64) == [(1, 3), (100, 101)]
+    assert runs([5], gap=0) == [(5, 5)]
