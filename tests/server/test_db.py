@@ -16,7 +16,7 @@ def test_long_membership_test_finds_what_a_short_one_finds(store: Store) -> None
             [{"shop_id": "s", "name": name, "value": i} for i, name in enumerate(names)],
         )
         conn.execute(counters.insert(), [{"shop_id": "other", "name": names[0], "value": 7}])
-    wanted = names[::2] + ["missing", "it's \"quoted\""]
+    wanted = [*names[::2], "missing", 'it\'s "quoted"']
     with store.reading() as conn:
         found = conn.execute(
             select(counters.c.name).where(
