@@ -99,10 +99,13 @@ Currency = Annotated[
 
 def _fromiso(text: str) -> datetime:
     """ISO 8601 as platforms and clients write it (``Z`` or ``z`` for UTC); ValueError if not."""
-    text = text.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text)
+    try:
+        return datetime.fromisoformat(text)  # the usual wire form, ``Z`` included (3.11+)
+    except ValueError:
+        text = text.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        return datetime.fromisoformat(text)
 
 
 def read_iso_utc(text: str) -> datetime | None:
@@ -141,8 +144,8 @@ def parse_timestamp(value: Any, info: ValidationInfo) -> datetime:
             )
         value = value.replace(tzinfo=UTC)
     # The wire carries milliseconds; truncating here keeps model and wire equal.
-    truncated: datetime = value.replace(microsecond=value.microsecond // 1000 * 1000)
-    return truncated
+    extra = value.microsecond % 1000
+    return value.replace(microsecond=value.microsecond - extra) if extra else value
 
 
 def timestamp_to_wire(value: datetime) -> str:

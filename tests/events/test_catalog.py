@@ -184,6 +184,23 @@ def test_timestamps_are_sent_as_utc_with_milliseconds() -> None:
     assert message.to_wire()["timestamp"] == "2026-11-23T10:30:15.123Z"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-23T10:30:15.123Z", datetime(2026, 11, 23, 10, 30, 15, 123000, tzinfo=UTC)),
+        ("2026-11-23T10:30:15.123456z", datetime(2026, 11, 23, 10, 30, 15, 123000, tzinfo=UTC)),
+        (" 2026-11-23T11:30:15+01:00 ", datetime(2026, 11, 23, 10, 30, 15, tzinfo=UTC)),
+        ("2026-11-23T10:30:15.999999Z", datetime(2026, 11, 23, 10, 30, 15, 999000, tzinfo=UTC)),
+    ],
+)
+def test_timestamp_text_is_read_as_clients_write_it_to_the_millisecond(
+    text: str, expected: datetime
+) -> None:
+    data = order()
+    data["timestamp"] = text
+    assert parse(data).timestamp == expected
+
+
 def test_bad_timestamp_text_names_the_field() -> None:
     data = order()
     data["timestamp"] = "yesterday"
