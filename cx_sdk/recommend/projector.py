@@ -95,6 +95,9 @@ def product_data(props: dict[str, Any], currency: Any = None) -> dict[str, Any]:
     }
 
 
+_NO_PRODUCT_DATA = dict.fromkeys(product_data({}))
+
+
 @dataclass
 class Changes:
     """Everything one batch adds, summed in memory, written in one statement per table."""
@@ -118,7 +121,7 @@ class Changes:
                 "views": 0.0,
                 "trend": 0.0,
                 "updated_at": at,
-                **{key: None for key in product_data({})},
+                **_NO_PRODUCT_DATA,
             },
         )
         row["updated_at"] = max(row["updated_at"], at)
@@ -360,7 +363,7 @@ def _add_items(base: Any) -> Any:
     return base.on_conflict_do_update(
         index_elements=["shop_id", "product_id"],
         set_={
-            **{key: func.coalesce(excluded[key], rec_items.c[key]) for key in product_data({})},
+            **{key: func.coalesce(excluded[key], rec_items.c[key]) for key in _NO_PRODUCT_DATA},
             "baskets": rec_items.c.baskets + excluded.baskets,
             "views": rec_items.c.views + excluded.views,
             "trend": rec_items.c.trend + excluded.trend,
