@@ -83,6 +83,37 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backlog(args: argparse.Namespace) -> int:
+    from . import follower
+
+    store = _open(args)
+    try:
+        if args.retry:
+            print(f"{follower.retry(store)} batch(es) set aside are queued again")
+        waiting, aside = follower.backlog(store)
+    finally:
+        store.close()
+    if args.json:
+        rows = [
+            {
+                "id": row.id,
+                "shop_id": row.shop_id,
+                "attempts": row.attempts,
+                "created_at": row.created_at.isoformat(),
+                "last_error": row.last_error,
+            }
+            for row in aside
+        ]
+        print(json.dumps({"waiting": waiting, "set_aside": rows}))
+        return 0
+    print(f"{waiting} batch(es) waiting for the projectors, {len(aside)} set aside")
+    for row in aside:
+        print(f"  #{row.id} shop {row.shop_id}, {row.attempts} attempts: {row.last_error}")
+    if aside and not args.retry:
+        print("fix the cause, then `cx db backlog --retry` queues them again")
+    return 0
+
+
 def _shops_create(args: argparse.Namespace) -> int:
     store = _open(args)
     secrets = None
@@ -200,10 +231,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
-    database = sub.add_parser("db", help="database migrations")
+    database = sub.add_parser("db", help="database migrations and the projection backlog")
     db_sub = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     with_db(db_sub.add_parser("upgrade", help="apply migrations")).set_defaults(func=_db)
     with_db(db_sub.add_parser("current", help="print the revision")).set_defaults(func=_db)
+    backlog = with_db(
+        db_sub.add_parser(
+            "backlog", help="batches waiting for the analytics/recommendation projectors"
+        )
+    )
+    backlog.add_argument(
+        "--retry", action="store_true", help="queue the batches set aside after failures again"
+    )
+    backlog.add_argument("--json", action="store_true", help="machine-readable output")
+    backlog.set_defaults(func=_backlog)
 
     shops = sub.add_parser("shops", help="create and list shops")
     shops_sub = shops.add_subparsers(dest="shops_command", required=True, metavar="ACTION")

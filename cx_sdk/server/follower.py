@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, exists, select
+from sqlalchemy import Connection, bindparam, delete, exists, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from . import parts
 from .ingest_rules import Prepared
@@ -36,6 +37,9 @@ log = logging.getLogger("cx.follower")
 # event on large batches (a key looked up once for many events): 300 bench batches took 8.7 s
 # claimed one by one, 5.1 s twenty at a time, 2.5 s a hundred at a time.
 CLAIM_ROWS = 100
+# A batch whose projection failed this often on its own is set aside (kept, not claimed) so that
+# the batches after it are projected; ``cx db backlog --retry`` queues it again.
+MAX_ATTEMPTS = 5
 # A claim's ids come in runs (a batch's events are inserted together): each run is read as one
 # id range and foreign ids inside it (another shop's, an erased event's neighbour) are dropped.
 # Ranges cost one index seek; an IN list of thousands of ids cost SQLAlchemy more than the read.
@@ -91,11 +95,20 @@ def stored(row: Any, with_body: bool = True) -> Prepared:
     )
 
 
-def _claim(conn: Connection, shop_id: str | None, limit: int) -> list[Any]:
+def _claim(
+    conn: Connection, shop_id: str | None, limit: int, row_id: int | None = None
+) -> list[Any]:
     """Take up to ``limit`` backlog rows out of the backlog (the deletion is undone with the
     transaction if projecting them fails). A shop's reader waits for rows another worker holds
     (it must see them projected); the follower skips them."""
-    oldest = select(projection_backlog.c.id).order_by(projection_backlog.c.id).limit(limit)
+    oldest = (
+        select(projection_backlog.c.id)
+        .where(projection_backlog.c.attempts < MAX_ATTEMPTS)
+        .order_by(projection_backlog.c.id)
+        .limit(limit)
+    )
+    if row_id is not None:
+        oldest = oldest.where(projection_backlog.c.id == row_id)
     if shop_id is None:
         oldest = oldest.with_for_update(skip_locked=True)
     else:
@@ -131,11 +144,14 @@ def _load(conn: Connection, shop_id: str, ids: Sequence[int]) -> list[Prepared]:
     return found
 
 
-def project_backlog(store: Store, shop_id: str | None = None, limit: int = CLAIM_ROWS) -> int:
-    """Project one claim of backlog rows (of one shop, or of any); returns how many rows."""
+def project_backlog(
+    store: Store, shop_id: str | None = None, limit: int = CLAIM_ROWS, row_id: int | None = None
+) -> int:
+    """Project one claim of backlog rows (of one shop, or of any, or the row ``row_id``);
+    returns how many rows. Raises what a projector raised, with nothing claimed."""
     projectors = parts.collect("projectors")
     with store.begin() as conn:
-        claimed = _claim(conn, shop_id, limit)
+        claimed = _claim(conn, shop_id, limit, row_id)
         by_shop: dict[str, list[int]] = {}
         for _, shop, event_ids in claimed:
             by_shop.setdefault(shop, []).extend(orjson.loads(event_ids))
@@ -147,27 +163,135 @@ def project_backlog(store: Store, shop_id: str | None = None, limit: int = CLAIM
     return len(claimed)
 
 
+def advance(store: Store, shop_id: str | None = None) -> int:
+    """Project one claim; if that fails, its rows one by one, so that a batch no projector can
+    take is set aside after ``MAX_ATTEMPTS`` instead of holding up every batch behind it.
+    Database errors (locked, gone) are raised: they say nothing about the batches."""
+    try:
+        return project_backlog(store, shop_id)
+    except OperationalError:
+        raise
+    except Exception:
+        log.warning("projecting a claim of the backlog failed; trying its batches one by one")
+    done = 0
+    for row_id in _waiting(store, shop_id, CLAIM_ROWS):
+        while True:
+            try:
+                project_backlog(store, shop_id, limit=1, row_id=row_id)
+                break
+            except OperationalError:
+                raise
+            except Exception as error:
+                if _failed(store, row_id, error) >= MAX_ATTEMPTS:
+                    break
+        done += 1
+    return done
+
+
+def _waiting(store: Store, shop_id: str | None, limit: int) -> list[int]:
+    query = (
+        select(projection_backlog.c.id)
+        .where(projection_backlog.c.attempts < MAX_ATTEMPTS)
+        .order_by(projection_backlog.c.id)
+        .limit(limit)
+    )
+    if shop_id is not None:
+        query = query.where(projection_backlog.c.shop_id == shop_id)
+    with store.reading() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def _failed(store: Store, row_id: int, error: Exception) -> int:
+    """Count a failed attempt at ``row_id``; returns its attempts so far."""
+    # The first line only: SQLAlchemy appends the statement's parameters (event data) below it.
+    lines = str(error).splitlines()
+    reason = f"{type(error).__name__}: {lines[0] if lines else ''}"[:500]
+    with store.begin() as conn:
+        row = conn.execute(
+            update(projection_backlog)
+            .where(projection_backlog.c.id == row_id)
+            .values(attempts=projection_backlog.c.attempts + 1, last_error=reason)
+            .returning(projection_backlog.c.shop_id, projection_backlog.c.attempts)
+        ).first()
+    if row is None:
+        return MAX_ATTEMPTS
+    if row.attempts >= MAX_ATTEMPTS:
+        log.error(
+            "backlog batch %s of shop %s set aside after %d failed projections (%s); "
+            "`cx db backlog --retry` queues it again",
+            row_id,
+            row.shop_id,
+            row.attempts,
+            reason,
+            exc_info=error,
+        )
+    else:
+        log.warning("projecting backlog batch %s failed (%s)", row_id, reason, exc_info=error)
+    return int(row.attempts)
+
+
 def pending(store: Store, shop_id: str) -> bool:
     """Whether the shop has batches its parts have not seen yet (one indexed read)."""
     with store.reading() as conn:
         return bool(
-            conn.execute(select(exists().where(projection_backlog.c.shop_id == shop_id))).scalar()
+            conn.execute(
+                select(
+                    exists().where(
+                        projection_backlog.c.shop_id == shop_id,
+                        projection_backlog.c.attempts < MAX_ATTEMPTS,
+                    )
+                )
+            ).scalar()
         )
 
 
 def settle(store: Store, shop_id: str) -> None:
-    """Project the shop's backlog now, so what follows reads everything acknowledged so far."""
+    """Project the shop's backlog now, so what follows reads everything acknowledged so far
+    (except batches set aside, which the log and ``cx db backlog`` report)."""
     if pending(store, shop_id):
-        while project_backlog(store, shop_id):
+        while advance(store, shop_id):
             pass
 
 
 def drain(store: Store) -> int:
-    """Project the whole backlog; returns the number of batches."""
+    """Project the whole backlog; returns the number of batches projected or set aside."""
     done = 0
-    while batch := project_backlog(store):
+    while batch := advance(store):
         done += batch
     return done
+
+
+def backlog(store: Store) -> tuple[int, list[Any]]:
+    """Batches waiting, and the rows set aside (id, shop, attempts, created, error)."""
+    table = projection_backlog
+    with store.reading() as conn:
+        waiting = conn.execute(
+            select(func.count()).select_from(table).where(table.c.attempts < MAX_ATTEMPTS)
+        ).scalar_one()
+        aside = conn.execute(
+            select(
+                table.c.id,
+                table.c.shop_id,
+                table.c.attempts,
+                table.c.created_at,
+                table.c.last_error,
+            )
+            .where(table.c.attempts >= MAX_ATTEMPTS)
+            .order_by(table.c.id)
+        ).all()
+    return int(waiting), list(aside)
+
+
+def retry(store: Store) -> int:
+    """Queue the batches set aside again (after the cause was fixed); returns how many."""
+    with store.begin() as conn:
+        result = conn.execute(
+            update(projection_backlog)
+            .where(projection_backlog.c.attempts >= MAX_ATTEMPTS)
+            .values(attempts=0, last_error=None)
+        )
+    store.backlog_signal.set()
+    return int(result.rowcount)
 
 
 class Follower:
@@ -215,7 +339,7 @@ class Follower:
                 self._gather()
             signal.clear()
             try:
-                while not self._stopping.is_set() and project_backlog(self.store):
+                while not self._stopping.is_set() and advance(self.store):
                     pass
             except Exception:
                 log.exception("projecting the backlog failed; it stays queued and is retried")

@@ -233,6 +233,9 @@ projection_backlog = Table(
     Column("shop_id", String(40), nullable=False),
     Column("event_ids", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # Failed projections of this batch alone; at follower.MAX_ATTEMPTS it is set aside.
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
     Index("ix_projection_backlog_shop", "shop_id", "id"),
 )
 

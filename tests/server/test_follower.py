@@ -3,17 +3,20 @@ acknowledgement, to the same numbers as projecting inside the ingest transaction
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Table, func, select
+from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
 from cx_sdk.analytics.tables import analytics_customer_days, analytics_daily
 from cx_sdk.recommend.tables import rec_history, rec_pairs
-from cx_sdk.server import CreatedShop, Store, follower
+from cx_sdk.server import CreatedShop, Store, cli, follower
 from cx_sdk.server.tables import projection_backlog
 
 from ..analytics.dataset import week
@@ -65,22 +68,55 @@ def test_deferred_batches_reach_the_same_numbers_as_inline_projection(store: Sto
     assert follower.drain(store) == 0  # nothing is projected twice
 
 
-def test_a_failing_projector_leaves_its_batch_queued(
+def test_a_batch_no_projector_can_take_is_set_aside_and_the_rest_projected(
+    store: Store, shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.defer_projectors = True
+    store.ingest(shop.shop.id, [order("1", "u1", ["a", "b"])])
+    store.ingest(shop.shop.id, [order("2", "u2", ["c", "d"])])
+    real = follower.parts.collect("projectors")
+
+    def poisoned(conn: Any, shop_id: str, fresh: list[Any], upsert: Any) -> None:
+        if any(item.wire["properties"]["order_id"] == "1" for item in fresh):
+            raise RuntimeError("projector bug")
+        for projector in real:
+            projector(conn, shop_id, fresh, upsert)
+
+    monkeypatch.setattr(follower.parts, "collect", lambda name: (poisoned,))
+    assert follower.drain(store) == 2
+    pairs = {(row[1], row[2]) for row in _rows(store, rec_pairs, shop.shop.id)}
+    assert ("c", "d") in pairs and ("a", "b") not in pairs
+    waiting, aside = follower.backlog(store)
+    assert waiting == 0 and len(aside) == 1
+    assert aside[0].attempts == follower.MAX_ATTEMPTS
+    assert aside[0].last_error == "RuntimeError: projector bug"
+    # Readers are not held up by it: settling has nothing left to wait for.
+    follower.settle(store, shop.shop.id)
+    assert not follower.pending(store, shop.shop.id)
+
+    monkeypatch.undo()
+    assert follower.retry(store) == 1
+    assert follower.drain(store) == 1
+    pairs = {(row[1], row[2]) for row in _rows(store, rec_pairs, shop.shop.id)}
+    assert ("a", "b") in pairs
+    assert follower.backlog(store) == (0, [])
+
+
+def test_a_database_error_leaves_the_batch_queued_without_counting_an_attempt(
     store: Store, shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.defer_projectors = True
     store.ingest(shop.shop.id, [order("1", "u1", ["a", "b"])])
 
-    def broken(*_: Any) -> None:
-        raise RuntimeError("projector bug")
+    def locked(*_: Any) -> None:
+        raise OperationalError("UPDATE …", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(follower.parts, "collect", lambda name: (broken,))
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(follower.parts, "collect", lambda name: (locked,))
+    with pytest.raises(OperationalError):
         follower.drain(store)
-    assert _backlog(store) == 1
+    assert follower.backlog(store) == (1, [])
     monkeypatch.undo()
     assert follower.drain(store) == 1
-    assert _rows(store, rec_pairs, shop.shop.id) != []
 
 
 def test_an_erased_customers_waiting_events_are_never_projected(
@@ -183,3 +219,31 @@ def test_a_claim_projects_its_shops_batches_and_not_the_events_between_them(stor
 
     follower.drain(store)
     assert _viewed(store, second.shop.id) == {("u:u2", "p2")}
+
+
+def test_cx_db_backlog_reports_and_requeues_batches_set_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cx.db'}"
+    store = Store.open(url)
+    shop = store.create_shop("Laden")
+    store.defer_projectors = True
+    store.ingest(shop.shop.id, [order("1", "u1", ["a", "b"])])
+
+    def broken(*_: Any) -> None:
+        raise ValueError("kaputt")
+
+    monkeypatch.setattr(follower.parts, "collect", lambda name: (broken,))
+    follower.drain(store)
+    store.close()
+
+    assert cli.main(["db", "backlog", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "0 batch(es) waiting for the projectors, 1 set aside" in out
+    assert f"shop {shop.shop.id}, {follower.MAX_ATTEMPTS} attempts: ValueError: kaputt" in out
+    assert "cx db backlog --retry" in out
+
+    assert cli.main(["db", "backlog", "--retry", "--json", "--db", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "1 batch(es) set aside are queued again"
+    assert json.loads(lines[1]) == {"waiting": 1, "set_aside": []}
