@@ -129,23 +129,26 @@ def read_iso_date(value: str | None) -> date | None:
 
 def parse_timestamp(value: Any, info: ValidationInfo) -> datetime:
     """Reject naive datetimes unless the caller opted into UTC (``naive_as_utc``)."""
+    parsed: datetime
     if isinstance(value, str):
         try:
-            value = _fromiso(value)
+            parsed = _fromiso(value)
         except ValueError:
             raise ValueError(f"not an ISO-8601 timestamp: {value!r}") from None
-    if not isinstance(value, datetime):
+    elif isinstance(value, datetime):
+        parsed = value
+    else:
         raise ValueError(f"timestamp must be an ISO-8601 string or datetime, got {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
         context = info.context or {}
         if not context.get("naive_as_utc"):
             raise ValueError(
                 "timestamp has no timezone; pass an aware datetime (or opt in with naive_as_utc)"
             )
-        value = value.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=UTC)
     # The wire carries milliseconds; truncating here keeps model and wire equal.
-    extra = value.microsecond % 1000
-    return value.replace(microsecond=value.microsecond - extra) if extra else value
+    extra = parsed.microsecond % 1000
+    return parsed.replace(microsecond=parsed.microsecond - extra) if extra else parsed
 
 
 def timestamp_to_wire(value: datetime) -> str:
