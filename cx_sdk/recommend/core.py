@@ -19,6 +19,8 @@ EPOCH = datetime(2000, 1, 1)
 MIN_HALF_LIFE_DAYS = 21.0  # keeps 2 ** exponent far below float overflow until ~2057
 # A basket larger than this counts its first products only: pair updates grow with its square.
 MAX_BASKET = 50
+# Pair weights are multiples of this (``pair_weight``): exact sums up to 2 ** 37.
+WEIGHT_STEP = 2.0**-16
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,11 @@ class Tuning:
     why; ``bench/recs_eval.py --tune`` repeats the choice).
 
     Related items score ``(together - shrink * (seed - prior) * other / total) / other**d``:
-    ``together`` co-occurrences, ``seed``/``other`` how often each occurred, ``total`` all
-    baskets. For a frequent seed the middle term removes what independence explains (so the
-    best-sellers stop drowning every list); for a rare seed (``seed < prior``) it adds
+    ``together`` co-occurrences (each pair of an order weighing ``pair_weight`` of its size:
+    ``basket_power`` is a stored-count knob, a change needs ``cx recs rebuild``),
+    ``seed``/``other`` how often each occurred, ``total`` all baskets. For a frequent seed
+    the middle term removes what independence explains (so the best-sellers stop drowning
+    every list); for a rare seed (``seed < prior``) it adds
     popularity instead (a single co-purchase is weak evidence) and ``d = damp`` lifts rarer
     products into its list (``d = 0`` for a frequent seed, whose counts need no help).
     A product of the seed's own category scores ``1 + same_category`` times as high (people
@@ -38,7 +42,8 @@ class Tuning:
     a useful card, so its score shrinks by ``redundancy`` times that share.
     """
 
-    shrink: float = 0.5
+    basket_power: float = 0.375
+    shrink: float = 0.3
     prior: float = 200.0
     damp: float = 0.26
     same_category: float = 0.5
@@ -67,6 +72,18 @@ def basket_pairs(products: Iterable[str]) -> list[tuple[str, str]]:
     """Ordered pairs of distinct products in one basket (both directions)."""
     distinct = list(dict.fromkeys(products))[:MAX_BASKET]
     return list(permutations(distinct, 2))
+
+
+def pair_weight(size: int, tuning: Tuning = DEFAULT) -> float:
+    """What each pair of a basket of ``size`` distinct products adds to their count:
+    ``(size - 1) ** -basket_power``. A large basket pairs every product with many unrelated
+    ones, so its pairs are weaker evidence. Rounded to a multiple of ``WEIGHT_STEP``: sums of
+    such numbers are exact in a double, so a refund subtracts exactly what its order added
+    and a rebuild gives the same counts in any order."""
+    if size < 2:
+        return 0.0
+    weight: float = float(size - 1) ** -tuning.basket_power
+    return max(round(weight / WEIGHT_STEP), 1) * WEIGHT_STEP
 
 
 def related(

@@ -305,8 +305,11 @@ def _count_basket(
         changes.item(product_id, at)
         changes.items[product_id]["baskets"] += sign
         changes.items[product_id]["trend"] += sign * trend
+    # Each pair weighs by the basket's size (``core.pair_weight``); a refund recomputes the
+    # weight of the order's basket before and after, so it takes out exactly what was added.
+    weight = sign * core.pair_weight(len(basket), tuning)
     for first, second in core.basket_pairs(basket):
-        changes.pair("b", first, second, sign)
+        changes.pair("b", first, second, weight)
 
 
 def _refund(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -16,6 +17,25 @@ def test_basket_pairs_are_ordered_distinct_and_capped() -> None:
     assert len(core.basket_pairs(big)) == core.MAX_BASKET * (core.MAX_BASKET - 1)
 
 
+def test_pair_weight_falls_with_the_basket_size_and_sums_exactly() -> None:
+    tuning = core.Tuning(basket_power=0.5)
+    weights = [core.pair_weight(size, tuning) for size in range(2, core.MAX_BASKET + 1)]
+    assert core.pair_weight(1, tuning) == 0.0
+    assert weights[0] == 1.0  # a two-product order counts like before
+    assert core.pair_weight(5, tuning) == 0.5  # (5 - 1) ** -0.5
+    assert all(later < earlier for earlier, later in itertools.pairwise(weights))
+    assert all((w / core.WEIGHT_STEP).is_integer() for w in weights)
+    assert {core.pair_weight(size, core.Tuning(basket_power=0.0)) for size in (2, 9, 50)} == {1.0}
+    # Added in one order and taken out in another leaves exactly nothing: a refund or a
+    # rebuild never leaves a ghost pair of 1e-17.
+    total = 0.0
+    for weight in weights * 3:
+        total += weight
+    for weight in reversed(weights * 3):
+        total -= weight
+    assert total == 0.0
+
+
 def test_decay_halves_per_half_life_and_refuses_a_short_one() -> None:
     now = datetime(2026, 11, 23)
     later = core.decay_weight(now + timedelta(days=30), 30)
@@ -25,9 +45,9 @@ def test_decay_halves_per_half_life_and_refuses_a_short_one() -> None:
 
 
 def test_related_ranks_a_real_association_over_a_best_seller_bought_by_chance() -> None:
-    # Seed in 1,000 of 10,000 orders; "milk" in 5,000 (co-bought 200 times, less than the
+    # Seed in 1,000 of 10,000 orders; "milk" in 5,000 (co-bought 100 times, a fifth of the
     # 500 independence predicts), "filter" in 60 (co-bought 50 times: a real association).
-    neighbours = [("milk", 200.0, 5000.0), ("filter", 50.0, 60.0)]
+    neighbours = [("milk", 100.0, 5000.0), ("filter", 50.0, 60.0)]
     ranked = core.related(1000, 10000, neighbours, [("milk", 5000.0)], 2)
     assert ranked == ["filter", "milk"]
     raw = core.related(1000, 10000, neighbours, [], 2, tuning=core.Tuning(shrink=0, damp=0))
