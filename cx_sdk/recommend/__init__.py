@@ -20,6 +20,12 @@ def projectors() -> list[Callable[..., None]]:
     return [project]
 
 
+def periodic() -> list[Callable[..., Any]]:
+    from .cli import warn_stale_counts
+
+    return [warn_stale_counts]
+
+
 def widgets() -> list[Any]:
     from .widget import RecommendationsWidget
 

@@ -7,6 +7,7 @@ updated event by event hold the same numbers.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Sequence
 
 import orjson
@@ -18,7 +19,9 @@ from ..server.ingest_rules import Prepared, prepare
 from ..server.settings import Settings
 from ..server.store import Store
 from ..server.tables import events
-from .projector import EVENTS, clear, project
+from .projector import EVENTS, clear, project, stale_shops
+
+log = logging.getLogger("cx.recommend")
 
 CHUNK = 2000
 
@@ -65,6 +68,18 @@ def rebuild(store: Store, shop_id: str, progress: Progress | None = None) -> int
             if progress is not None and task is not None:
                 progress.update(task, advance=len(rows))
     return done
+
+
+def warn_stale_counts(store: Store, settings: Settings) -> None:
+    """Periodic job: say, until it is done, which shops need ``cx recs rebuild``."""
+    with store.reading() as conn:
+        shops = stale_shops(conn)
+    if shops:
+        log.warning(
+            "recommendation counts of shop(s) %s follow an older rule (before weighted "
+            "co-purchases); run `cx recs rebuild` to recompute them",
+            ", ".join(shops),
+        )
 
 
 def main(argv: Sequence[str]) -> int:

@@ -41,6 +41,8 @@ PAIRS_SQL = {
 }
 BASKETS = "rec_baskets"
 VIEW_SESSIONS = "rec_view_sessions"
+# Set by a migration when stored counts follow an older rule; a rebuild (``clear``) removes it.
+RECOUNT = "rec_recount"
 TEXT_LIMITS = {"name": 300, "category": 200, "currency": 3, "price": 40}
 
 
@@ -446,6 +448,15 @@ def clear(conn: Connection, shop_id: str, tables: Iterable[Table] = ()) -> None:
         conn.execute(table.delete().where(table.c.shop_id == shop_id))
     conn.execute(
         counters.delete().where(
-            counters.c.shop_id == shop_id, counters.c.name.in_([BASKETS, VIEW_SESSIONS])
+            counters.c.shop_id == shop_id,
+            counters.c.name.in_([BASKETS, VIEW_SESSIONS, RECOUNT]),
         )
     )
+
+
+def stale_shops(conn: Connection) -> list[str]:
+    """Shops whose counts a migration marked for ``cx recs rebuild``."""
+    query = (
+        select(counters.c.shop_id).where(counters.c.name == RECOUNT).order_by(counters.c.shop_id)
+    )
+    return list(conn.execute(query).scalars())

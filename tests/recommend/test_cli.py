@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from cx_sdk import cli
-from cx_sdk.recommend.projector import clear
+from cx_sdk.recommend.cli import warn_stale_counts
+from cx_sdk.recommend.projector import clear, stale_shops
 from cx_sdk.recommend.tables import rec_pairs
-from cx_sdk.server import Store
+from cx_sdk.server import Settings, Store, db
 
 from .test_engine import order
 
@@ -38,4 +40,38 @@ def test_rebuild_restores_the_counts_of_one_shop(
     assert _together(store, shop_id) == before
     assert "2 events replayed" in capsys.readouterr().out
     assert cli.main(["recs", "rebuild", "--shop", "nope", "--db", url]) == 2
+    store.close()
+
+
+def test_counts_stored_before_weighting_are_flagged_until_rebuilt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cx.db'}"
+    engine = db.make_engine(url)
+    db.upgrade(engine, "0010")
+    with engine.begin() as conn:
+        conn.execute(
+            rec_pairs.insert(),
+            [{"shop_id": "shop_alt", "kind": "b", "product_id": "a", "other_id": "b",
+              "together": 3.0}],
+        )  # fmt: skip
+    db.upgrade(engine)
+    engine.dispose()
+    store = Store.open(url)
+    store.create_shop("Alt", shop_id="shop_alt")
+    new = store.create_shop("Neu").shop.id
+    with store.reading() as conn:
+        assert stale_shops(conn) == ["shop_alt"]
+
+    with caplog.at_level(logging.WARNING, logger="cx.recommend"):
+        warn_stale_counts(store, Settings())
+    assert "shop_alt" in caplog.text and "cx recs rebuild" in caplog.text
+    assert new not in caplog.text
+
+    assert cli.main(["recs", "rebuild", "--shop", "shop_alt", "--db", url]) == 0
+    with store.reading() as conn:
+        assert stale_shops(conn) == []
+    caplog.clear()
+    warn_stale_counts(store, Settings())
+    assert caplog.text == ""
     store.close()
