@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, exists, func, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from . import parts
@@ -101,18 +101,10 @@ def _claim(
     """Take up to ``limit`` backlog rows out of the backlog (the deletion is undone with the
     transaction if projecting them fails). A shop's reader waits for rows another worker holds
     (it must see them projected); the follower skips them."""
-    oldest = (
-        select(projection_backlog.c.id)
-        .where(projection_backlog.c.attempts < MAX_ATTEMPTS)
-        .order_by(projection_backlog.c.id)
-        .limit(limit)
-    )
+    oldest = _oldest(shop_id, limit)
     if row_id is not None:
         oldest = oldest.where(projection_backlog.c.id == row_id)
-    if shop_id is None:
-        oldest = oldest.with_for_update(skip_locked=True)
-    else:
-        oldest = oldest.where(projection_backlog.c.shop_id == shop_id).with_for_update()
+    oldest = oldest.with_for_update(skip_locked=shop_id is None)
     claimed = conn.execute(
         delete(projection_backlog)
         .where(projection_backlog.c.id.in_(oldest.scalar_subquery()))
@@ -188,17 +180,20 @@ def advance(store: Store, shop_id: str | None = None) -> int:
     return done
 
 
-def _waiting(store: Store, shop_id: str | None, limit: int) -> list[int]:
+def _oldest(shop_id: str | None, limit: int) -> Select[Any]:
+    """The ids of the oldest batches waiting (not set aside), of one shop or of any."""
     query = (
         select(projection_backlog.c.id)
         .where(projection_backlog.c.attempts < MAX_ATTEMPTS)
         .order_by(projection_backlog.c.id)
         .limit(limit)
     )
-    if shop_id is not None:
-        query = query.where(projection_backlog.c.shop_id == shop_id)
+    return query if shop_id is None else query.where(projection_backlog.c.shop_id == shop_id)
+
+
+def _waiting(store: Store, shop_id: str | None, limit: int) -> list[int]:
     with store.reading() as conn:
-        return list(conn.execute(query).scalars())
+        return list(conn.execute(_oldest(shop_id, limit)).scalars())
 
 
 def _failed(store: Store, row_id: int, error: Exception) -> int:
