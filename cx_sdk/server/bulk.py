@@ -73,9 +73,10 @@ def positional(dialect: Dialect) -> Dialect:
 
 
 class PointRead:
-    """A SELECT of one row, compiled once and run on the driver's cursor: for reads on every
-    widget render, where SQLAlchemy's execution and result machinery cost more than the
-    indexed read. Rows come back as the driver gives them (JSON as text on SQLite)."""
+    """A SELECT compiled once and run on the driver's cursor: for reads on every widget render
+    (one row) and the follower's reads of many, where SQLAlchemy's execution and result
+    machinery cost more than the indexed read. Rows come back as the driver gives them (JSON
+    and timestamps as text on SQLite)."""
 
     def __init__(self, statement: Any, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=positional(dialect))
@@ -85,15 +86,27 @@ class PointRead:
         self.constants: dict[str, Any] = dict(compiled.params)
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """The first row, or None."""
+        cursor = self._execute(conn, params)
+        try:
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        cursor = self._execute(conn, params)
+        try:
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def _execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         values = tuple(
             params[name] if name in params else self.constants[name] for name in self.names
         )
         cursor = conn.connection.cursor()
-        try:
-            cursor.execute(self.sql, values)
-            return cursor.fetchone()
-        finally:
-            cursor.close()
+        cursor.execute(self.sql, values)
+        return cursor
 
 
 class BulkInsert:

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -72,9 +73,15 @@ _BY_RANGE = (
 )
 
 
+def _when(value: Any) -> Any:
+    """A stored timestamp as SQLAlchemy reads it: the driver gives SQLite's as text."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 def stored(row: Any, with_body: bool = True) -> Prepared:
-    """A stored event (a row of :data:`STORED`) as the projectors see it. Traits and consent
-    are left out: they feed the core projections, which ran at ingest."""
+    """A stored event (a row of :data:`STORED`, through SQLAlchemy or the driver) as the
+    projectors see it. Traits and consent are left out: they feed the core projections, which
+    ran at ingest."""
     _, message_id, kind, event, stage, channel, user_id, anonymous_id, *times, body = row
     timestamp, original, sent_at, received_at = times
     return Prepared(
@@ -85,10 +92,10 @@ def stored(row: Any, with_body: bool = True) -> Prepared:
         channel,
         user_id,
         anonymous_id,
-        timestamp,
-        original,
-        sent_at,
-        received_at,
+        _when(timestamp),
+        _when(original),
+        _when(sent_at),
+        _when(received_at),
         orjson.loads(body) if with_body else {},
         {},
         None,
@@ -126,12 +133,14 @@ def runs(ids: Sequence[int], gap: int = RUN_GAP) -> list[tuple[int, int]]:
     return ranges
 
 
-def _load(conn: Connection, shop_id: str, ids: Sequence[int]) -> list[Prepared]:
-    """The events still stored (an erased customer's are gone, and stay unprojected)."""
+def _load(store: Store, conn: Connection, shop_id: str, ids: Sequence[int]) -> list[Prepared]:
+    """The events still stored (an erased customer's are gone, and stay unprojected). Read
+    through the driver: SQLAlchemy's result rows cost more than the rest of loading."""
+    read = store.driver_read(_BY_RANGE)
     wanted = set(ids)
     found: list[Prepared] = []
     for low, high in runs(ids):
-        rows = conn.execute(_BY_RANGE, {"shop_id": shop_id, "low": low, "high": high})
+        rows = read.rows(conn, {"shop_id": shop_id, "low": low, "high": high})
         found.extend(stored(row) for row in rows if row[0] in wanted)
     return found
 
@@ -148,7 +157,7 @@ def project_backlog(
         for _, shop, event_ids in claimed:
             by_shop.setdefault(shop, []).extend(orjson.loads(event_ids))
         for shop, ids in by_shop.items():
-            fresh = _load(conn, shop, sorted(ids))
+            fresh = _load(store, conn, shop, sorted(ids))
             if fresh:
                 for projector in projectors:
                     projector(conn, shop, fresh, store.upsert)

@@ -249,11 +249,16 @@ class Store:
         finally:
             kept.rollback()
 
-    def point_read(self, statement: Any, params: dict[str, Any]) -> Any:
-        """One row of a prebuilt SELECT through the driver (``bulk.PointRead``)."""
-        read = self._statements.get(statement)
+    def driver_read(self, statement: Any) -> PointRead:
+        """A prebuilt SELECT compiled once for this database's driver (``bulk.PointRead``)."""
+        read: PointRead | None = self._statements.get(statement)
         if read is None:
             read = self._statements[statement] = PointRead(statement, self.engine.dialect)
+        return read
+
+    def point_read(self, statement: Any, params: dict[str, Any]) -> Any:
+        """One row of a prebuilt SELECT through the driver (``bulk.PointRead``)."""
+        read = self.driver_read(statement)
         kept: Connection | None = getattr(self._readers, "conn", None)
         if kept is not None and not kept.closed and not kept.in_transaction():
             # SQLite, this thread's connection already open: the driver-level read begins
