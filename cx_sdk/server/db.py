@@ -32,8 +32,13 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-# JSON columns through orjson: the stdlib encoder was a visible share of ingest time.
-JSON_OPTIONS: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+# JSON columns through orjson: the stdlib encoder was a visible share of ingest time. Errors
+# name the statement but not its parameters: those are shoppers' events, and errors get logged.
+ENGINE_OPTIONS: dict[str, Any] = {
+    "json_serializer": _json_text,
+    "json_deserializer": orjson.loads,
+    "hide_parameters": True,
+}
 
 
 # Above this many values a membership test binds one parameter (a JSON array on SQLite, an
@@ -56,7 +61,7 @@ def among(conn: Connection, column: Any, values: Iterable[Any]) -> ColumnElement
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created on first use."""
     parsed = make_url(url)
-    options = {**JSON_OPTIONS, **options}
+    options = {**ENGINE_OPTIONS, **options}
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options)
     if parsed.database and parsed.database != ":memory:":

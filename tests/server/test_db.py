@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from cx_sdk.server import Store
 from cx_sdk.server.db import SHORT_IN, among
@@ -37,3 +39,17 @@ def test_backlog_ids_are_read_as_ranges_joining_near_neighbours() -> None:
     assert runs([1, 2, 3, 10, 11], gap=64) == [(1, 11)]
     assert runs([1, 2, 3, 100, 101], gap=64) == [(1, 3), (100, 101)]
     assert runs([5], gap=0) == [(5, 5)]
+
+
+def test_database_errors_leave_the_statements_parameters_out(store: Store) -> None:
+    row = {"shop_id": "s", "name": "kunde@example.de", "value": 1}
+    with store.begin() as conn:
+        conn.execute(counters.insert(), [row])
+    with pytest.raises(IntegrityError) as raised, store.begin() as conn:
+        conn.execute(counters.insert(), [row])
+    message = str(raised.value)
+    assert "INSERT INTO counters" in message
+    assert "[parameters:" not in message and "parameters hidden" in message
+    # The first line is what the follower keeps of a failure (PostgreSQL's DETAIL, which may
+    # quote a key, comes after it).
+    assert "kunde@example.de" not in message.splitlines()[0]
