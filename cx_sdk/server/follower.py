@@ -339,10 +339,14 @@ class Follower:
     def _run(self) -> None:
         signal = self.store.backlog_signal
         while not self._stopping.is_set():
-            if signal.wait(self.idle_seconds):
+            woken = signal.wait(self.idle_seconds)
+            if woken:
                 self._gather()
             signal.clear()
             try:
+                # Unwoken, a read first: a claim is a write transaction, every idle second.
+                if not woken and not _waiting(self.store, None, 1):
+                    continue
                 while not self._stopping.is_set() and advance(self.store):
                     pass
             except Exception:

@@ -247,3 +247,26 @@ def test_cx_db_backlog_reports_and_requeues_batches_set_aside(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "1 batch(es) set aside are queued again"
     assert json.loads(lines[1]) == {"waiting": 1, "set_aside": []}
+
+
+def test_an_idle_follower_projects_batches_another_worker_left(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cx.db'}"
+    other = Store.open(url)
+    shop = other.create_shop("Laden")
+    other.defer_projectors = True
+    other.ingest(shop.shop.id, [order("1", "u1", ["a", "b"])])
+    other.close()
+
+    store = Store.open(url, migrate=False)
+    idle = follower.Follower(store, idle_seconds=0.05)
+    idle.start()
+    try:
+        deadline = time.monotonic() + 10
+        while _backlog(store) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # Before stop(), which would project what is left anyway.
+        assert _backlog(store) == 0
+        assert _rows(store, rec_pairs, shop.shop.id) != []
+    finally:
+        idle.stop()
+    store.close()
