@@ -26,10 +26,8 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    literal,
     or_,
     select,
-    union_all,
     update,
 )
 
@@ -143,21 +141,25 @@ def _order_by_ref(*columns: Any, refs: int = 1) -> Any:
     """``columns`` of the order a shopper's reference names: its id first, else its number;
     with more ``refs`` (bound as ``ref``, ``ref1``, …), the first of them that names one.
 
-    Index lookups joined by UNION ALL: with ``order_id = ref OR order_number = ref`` SQLite
-    walks all of the shop's orders (85 µs per lookup on the bench shop, growing with it).
+    The order's id as the COALESCE of index lookups, which stops at the first that finds
+    one: with ``order_id = ref OR order_number = ref`` SQLite walks all of the shop's orders
+    (85 µs per lookup on the bench shop, growing with it), and index lookups joined by
+    UNION ALL and sorted cost twice this.
     """
     shop: Any = bindparam("shop")
-    branches = []
+    lookups = []
     for index in range(refs):
         ref: Any = bindparam("ref" if index == 0 else f"ref{index}")
-        for rank, column in enumerate((orders.c.order_id, orders.c.order_number)):
-            branches.append(
-                select(*columns, literal(2 * index + rank).label("rank")).where(
-                    orders.c.shop_id == shop, column == ref
-                )
+        for column in (orders.c.order_id, orders.c.order_number):
+            lookups.append(
+                select(orders.c.order_id)
+                .where(orders.c.shop_id == shop, column == ref)
+                .limit(1)
+                .scalar_subquery()
             )
-    both = union_all(*branches).subquery()
-    return select(*(both.c[column.name] for column in columns)).order_by(both.c.rank).limit(1)
+    return select(*columns).where(
+        orders.c.shop_id == shop, orders.c.order_id == func.coalesce(*lookups)
+    )
 
 
 # Built once: building a statement costs more than running it against SQLite.
@@ -211,6 +213,8 @@ class Store:
         self._key_cache: dict[str, tuple[float, str | None]] = {}
         self._shop_cache: dict[str, tuple[float, Shop | None]] = {}
         self._statements: dict[Any, Any] = {}
+        # What the optional parts build once per store and use on every request.
+        self.parts: dict[str, Any] = {}
         self._write_connection: Connection | None = None
         self._readers = threading.local()
         self._readers_lock = threading.Lock()
