@@ -4,6 +4,10 @@ Each part is a package; a hook is a function of that name in its ``__init__`` (i
 lazily inside, so that finding the hooks never imports a part's heavy modules):
 
 - ``routes()``: Starlette routes, mounted at the part's prefix ("" adds them at the root);
+- ``fast_routes()``: handlers ``(path, scope, receive, send) -> bool`` for GETs under the
+  part's prefix (``path`` is what follows it), tried before Starlette's middleware and
+  routing (``app.Collector``); one returns False, having sent nothing, for a request its
+  routes must answer instead;
 - ``periodic()``: jobs ``(store, settings)`` every worker runs each ``CX_PERIODIC_SECONDS``;
 - ``projectors()``: ``(conn, shop_id, fresh, upsert)`` called with newly stored events, for
   aggregates that must never scan the log: by the follower after ingest (``follower.py``),

@@ -6,7 +6,10 @@ Mounted by the collector at ``/widgets``; see README.md in this folder.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
 
 from . import tables as tables
 
@@ -17,4 +20,10 @@ def routes() -> list[BaseRoute]:
     return widget_routes()
 
 
-__all__ = ["routes", "tables"]
+def fast_routes() -> list[Callable[[str, Scope, Receive, Send], Awaitable[bool]]]:
+    from .http import fast_fragment
+
+    return [fast_fragment]
+
+
+__all__ = ["fast_routes", "routes", "tables"]

@@ -4,7 +4,7 @@ an object with this shape to ``cx_sdk.widgets.registry.WIDGETS``."""
 
 from __future__ import annotations
 
-import secrets
+import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -34,7 +34,8 @@ class RenderContext:
     now: datetime
     # The shopper's address as the server sees it (uvicorn --proxy-headers behind a proxy).
     client: str = ""
-    uid: str = field(default_factory=lambda: secrets.token_hex(4))
+    # Element ids unique on the page, not secret: the PRNG, not a system call per render.
+    uid: str = field(default_factory=lambda: f"{random.getrandbits(32):08x}")
 
     @property
     def fmt(self) -> i18n.Formatter:

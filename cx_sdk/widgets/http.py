@@ -22,6 +22,7 @@ from anyio import CapacityLimiter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from ..events import Context, Track
 from ..server.settings import Settings
@@ -168,11 +169,27 @@ def clean(value: str, limit: int) -> str:
     return value[:limit].replace("\x00", "")
 
 
+# Parsed queries by their bytes: a storefront asks for the same few fragments over and over,
+# and parsing one cost more than the rest of a cached render. Bounded by clearing.
+_QUERIES: dict[bytes, dict[str, str]] = {}
+
+
 def _params(request: Request) -> dict[str, str]:
     """The query as ``request.query_params`` reads it (the same ``parse_qsl``, the last of a
-    repeated name wins), without building its multi-dict: on every render."""
-    query = request.scope["query_string"].decode("latin-1")
-    return {name: clean(value, 500) for name, value in parse_qsl(query, keep_blank_values=True)}
+    repeated name wins), without building its multi-dict: on every render. A copy, so no
+    render can change what the next one reads."""
+    raw: bytes = request.scope["query_string"]
+    parsed = _QUERIES.get(raw)
+    if parsed is None:
+        query = raw.decode("latin-1")
+        parsed = {
+            name: clean(value, 500) for name, value in parse_qsl(query, keep_blank_values=True)
+        }
+        if len(raw) <= 2048:
+            if len(_QUERIES) >= 4096:
+                _QUERIES.clear()
+            _QUERIES[raw] = parsed
+    return dict(parsed)
 
 
 async def fragment(request: Request) -> Response:
@@ -206,6 +223,19 @@ async def fragment(request: Request) -> Response:
     threaded = await run_in_threadpool(lambda: work(inline=False))
     assert threaded is not None
     return threaded
+
+
+async def fast_fragment(path: str, scope: Scope, receive: Receive, send: Send) -> bool:
+    """``fragment`` for ``GET /widgets/{shop_id}/{widget}``, called by the collector ahead of
+    Starlette's middleware and routing (``server.app.Collector``); anything else under
+    /widgets (the loader, the stylesheet, an unknown widget's 404) is left to the routes."""
+    shop_id, _, name = path.partition("/")
+    if not shop_id or name not in WIDGETS:
+        return False
+    scope["path_params"] = {"shop_id": shop_id, "widget": name}
+    response = await fragment(Request(scope, receive))
+    await response(scope, receive, send)
+    return True
 
 
 async def survey_answer(request: Request) -> Response:

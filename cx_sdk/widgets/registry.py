@@ -16,5 +16,11 @@ WIDGETS: dict[str, Widget] = {
 
 
 def settings_for(store: Store) -> WidgetSettings:
-    """The widget settings kept in ``store``'s database."""
-    return WidgetSettings(store.engine, tuple(WIDGETS), store.point_read)
+    """The widget settings kept in ``store``'s database (one reader per store: asked for on
+    every render)."""
+    found: WidgetSettings | None = store.parts.get("widget_settings")
+    if found is None:
+        found = store.parts["widget_settings"] = WidgetSettings(
+            store.engine, tuple(WIDGETS), store.point_read
+        )
+    return found

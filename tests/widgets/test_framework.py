@@ -8,14 +8,17 @@ import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from cx_sdk.server import CreatedShop, Store
+from cx_sdk.server.app import Collector
 from cx_sdk.widgets import i18n
 from cx_sdk.widgets.config import (
     ConfigError,
@@ -27,6 +30,8 @@ from cx_sdk.widgets.config import (
 )
 from cx_sdk.widgets.http import _params, clean, first_load_bytes
 from cx_sdk.widgets.registry import settings_for
+
+from .journeys import EMAIL, full_journey
 
 PACKAGE = Path(i18n.__file__).parent.parent
 
@@ -288,3 +293,59 @@ def test_renders_racing_to_create_the_signing_key_agree_on_one(store: Store) -> 
     stored = store.get_shop(created.shop.id)
     assert stored is not None
     assert set(keys) == {shop_key(store, settings, stored)}
+
+
+def _without_uids(html: str) -> str:
+    return re.sub(r"-[0-9a-f]{8}\"", '-UID"', html)
+
+
+def _routes_only(app: Collector) -> Any:
+    """The collector as plain Starlette: every request through middleware and routing."""
+
+    async def routed(scope: Any, receive: Any, send: Any) -> None:
+        await Starlette.__call__(app, scope, receive, send)
+
+    return routed
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", f"?order=%231001&email={quote(EMAIL)}", "?order=1001&email=x%40y.de", "?order=1001"],
+)
+def test_fragments_answer_alike_through_the_fast_route_and_the_routes(
+    app: Collector, store: Store, shop: CreatedShop, query: str
+) -> None:
+    full_journey(store, shop.shop.id)
+    url = f"/widgets/{shop.shop.id}/tracking{query}"
+    with TestClient(app) as fast, TestClient(_routes_only(app)) as routed:
+        for path in (url, f"/widgets/{shop.shop.id}/nope", "/widgets/shop_nope/tracking"):
+            one, other = fast.get(path), routed.get(path)
+            assert one.status_code == other.status_code
+            assert {**one.headers, "date": ""} == {**other.headers, "date": ""}
+            assert _without_uids(one.text) == _without_uids(other.text)
+        settings_for(store).set_enabled(shop.shop.id, "tracking", False)
+        assert fast.get(url).status_code == routed.get(url).status_code == 204
+
+
+def test_fragment_gets_skip_starlettes_routing_and_nothing_else_does(
+    app: Collector, shop: CreatedShop
+) -> None:
+    async def no_routing(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError(f"routed: {scope['path']}")
+
+    with TestClient(app, root_path="/cx") as client:
+        assert client.get(f"/cx/widgets/{shop.shop.id}/loader.js").status_code == 200
+        app.middleware_stack = no_routing
+        fragment = client.get(f"/cx/widgets/{shop.shop.id}/tracking")
+        assert fragment.status_code == 200 and 'data-cx-widget="tracking"' in fragment.text
+        with pytest.raises(AssertionError, match="routed"):
+            client.get(f"/cx/widgets/{shop.shop.id}/loader.js")
+        with pytest.raises(AssertionError, match="routed"):
+            client.head(f"/cx/widgets/{shop.shop.id}/tracking")
+
+
+def test_a_render_cannot_change_the_query_the_next_render_reads() -> None:
+    scope = {"type": "http", "query_string": b"order=1&email=a%40b.de", "headers": []}
+    first = _params(Request(scope))
+    first["order"] = "2"
+    assert _params(Request(scope)) == {"order": "1", "email": "a@b.de"}

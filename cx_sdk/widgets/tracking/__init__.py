@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Hashable
+from functools import lru_cache
 
 from ...privacy import hash_email
 from ...server.store import OrderHead, OrderView, Store
@@ -41,6 +42,10 @@ def _head(store: Store, shop_id: str, order_ref: str) -> OrderHead | None:
     return store.order_head(shop_id, *candidates) if candidates else None
 
 
+# The shopper's email as the order projection keeps it: a reload hashes the same address again.
+_email_hash = lru_cache(maxsize=4096)(hash_email)
+
+
 def lookup(store: Store, shop_id: str, order_ref: str, email: str) -> OrderHead | None:
     """The order when number/id and email belong together; None for every other case, so a
     wrong pair cannot be told apart from a missing order."""
@@ -51,7 +56,7 @@ def lookup(store: Store, shop_id: str, order_ref: str, email: str) -> OrderHead 
     if head is None:
         return None
     stored = head.email_hash or ""
-    if hmac.compare_digest(stored.encode(), hash_email(email).encode()) and stored:
+    if hmac.compare_digest(stored.encode(), _email_hash(email).encode()) and stored:
         return head
     return None
 
