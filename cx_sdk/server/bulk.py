@@ -23,6 +23,19 @@ from sqlalchemy.engine import Dialect
 # Rows per statement: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters for any
 # of our tables, and large enough that a 500 KB batch is one or two statements.
 CHUNK = 250
+# Statements hold a multiple of STEP rows, or fewer than STEP: a row count's SQL is compiled
+# on first use (milliseconds for a large one), and the follower's claims bring a new count
+# almost every time; this way a table and shape have at most CHUNK // STEP + STEP of them.
+STEP = 16
+
+
+def _pieces(count: int) -> list[int]:
+    """``count`` rows as statement sizes: full chunks, a multiple of STEP, the rest."""
+    full, rest = divmod(count, CHUNK)
+    sizes = [CHUNK] * full
+    sizes += [size for size in (rest - rest % STEP, rest % STEP) if size]
+    return sizes
+
 
 Convert = Callable[[Any], Any]
 
@@ -163,8 +176,10 @@ class BulkInsert:
             if (convert := _converter(self.table.c[key].type, self.name)) is not None
         ]
         returned: list[Any] = []
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
+        start = 0
+        for size in _pieces(len(rows)):
+            chunk = rows[start : start + size]
+            start += size
             flat: list[Any] = []
             for row in chunk:
                 values = list(values_of(row))

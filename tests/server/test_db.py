@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cx_sdk.server import Store
+from cx_sdk.server.bulk import CHUNK, STEP, BulkInsert, _pieces
 from cx_sdk.server.db import SHORT_IN, among
 from cx_sdk.server.follower import runs
 from cx_sdk.server.tables import counters
@@ -53,3 +56,33 @@ def test_database_errors_leave_the_statements_parameters_out(store: Store) -> No
     # The first line is what the follower keeps of a failure (PostgreSQL's DETAIL, which may
     # quote a key, comes after it).
     assert "kunde@example.de" not in message.splitlines()[0]
+
+
+def test_rows_go_into_statements_of_few_sizes_so_each_sql_is_compiled_once() -> None:
+    seen: set[int] = set()
+    for count in range(1200):
+        sizes = _pieces(count)
+        assert sum(sizes) == count
+        assert all(size == CHUNK or size % STEP == 0 or size < STEP for size in sizes)
+        seen.update(sizes)
+    assert len(seen) <= CHUNK // STEP + STEP
+
+
+@pytest.mark.parametrize("count", [1, 15, 16, 100, 250, 251, 517])
+def test_a_bulk_upsert_of_any_size_writes_and_returns_every_row(store: Store, count: int) -> None:
+    def adding(base: Any) -> Any:
+        return base.on_conflict_do_update(
+            index_elements=[counters.c.shop_id, counters.c.name],
+            set_={"value": counters.c.value + base.excluded.value},
+        ).returning(counters.c.name)
+
+    upsert = BulkInsert(store.engine.dialect, counters, adding)
+    rows = [{"shop_id": "s", "name": f"c{i}", "value": i} for i in range(count)]
+    with store.begin() as conn:
+        first = upsert.run(conn, rows)
+        again = upsert.run(conn, rows)
+    assert sorted(row[0] for row in first) == sorted(row[0] for row in again)
+    assert sorted(row[0] for row in first) == sorted(row["name"] for row in rows)
+    with store.reading() as conn:
+        stored = dict(conn.execute(select(counters.c.name, counters.c.value)).all())
+    assert stored == {row["name"]: 2 * row["value"] for row in rows}
