@@ -22,16 +22,19 @@ class RenderCache:
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> str | None:
-        now = time.monotonic()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= now:
-                del self._entries[key]
-                return None
+        """Without the lock: a lookup and a move are single operations of the dict, and a
+        key another thread removed meanwhile is simply a miss."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        try:
             self._entries.move_to_end(key)
-            return entry[1]
+        except KeyError:
+            return None
+        return entry[1]
 
     def put(self, key: Hashable, html: str) -> None:
         with self._lock:

@@ -15,7 +15,7 @@ from . import i18n
 from .config import WidgetConfig, WidgetSettings
 
 
-@dataclass
+@dataclass(slots=True)
 class RenderContext:
     """Everything a widget may use while rendering one request."""
 

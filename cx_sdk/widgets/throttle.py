@@ -27,8 +27,8 @@ class FailureThrottle:
     def blocked(self, client: str) -> bool:
         """An unknown client (empty address) is never throttled: it would share one bucket
         with every other unknown client."""
-        if not client:
-            return False
+        if not client or client not in self._failures:
+            return False  # a client that never failed: no lock (a dict lookup is atomic)
         with self._lock:
             return len(self._recent(client, time.monotonic())) >= self.limit
 
