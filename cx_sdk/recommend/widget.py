@@ -92,7 +92,7 @@ class RecommendationsWidget:
     read_only = False
 
     def render(self, ctx: RenderContext) -> str | None:
-        chosen = rec_settings.load(ctx.store.engine, ctx.shop.id)
+        chosen = rec_settings.for_render(ctx.store, ctx.shop.id)
         placement_name = ctx.params.get("placement", "product")
         placement_name = rec_settings.ALIASES.get(placement_name, placement_name)
         if placement_name not in rec_settings.PLACEMENTS:
