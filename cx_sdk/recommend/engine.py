@@ -9,6 +9,7 @@ numbers and booleans only (no JSON, no timestamps), so SQLite and PostgreSQL row
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -213,13 +214,15 @@ class Engine:
         order_id: str | None = None,
         category: str | None = None,
         now: datetime | None = None,
+        conn: Connection | None = None,
     ) -> list[Card]:
         """Up to ``limit`` cards; products without a name or known to be out of stock are
-        skipped (``cards``), so a card is never broken."""
+        skipped (``cards``), so a card is never broken. ``conn``: the caller's connection
+        (the widget's, which read the settings on it: one checkout per render on PostgreSQL)."""
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
         seeds = list(dict.fromkeys(products))[:MAX_SEEDS]
-        with self.store.reading() as conn:
+        with self.store.reading() if conn is None else nullcontext(conn) as conn:
             keys = self._visitor_keys(conn, shop_id, visitor)
             skip = {
                 *exclude,

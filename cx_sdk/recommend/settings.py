@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from ..server.store import Store
 from ..widgets.config import N_, ConfigError
@@ -92,10 +92,10 @@ def load(engine: Engine, shop_id: str) -> RecSettings:
     return _stored(None if row is None else (row.placements, row.excluded))
 
 
-def for_render(store: Store, shop_id: str) -> RecSettings:
-    """``load`` on every render: one read through the driver (``Store.point_read``), which
-    gives the JSON columns as text on SQLite."""
-    row = store.point_read(_STORED, {"shop": shop_id})
+def for_render(store: Store, conn: Connection, shop_id: str) -> RecSettings:
+    """``load`` on every render, on the render's connection: one read through the driver
+    (``Store.driver_read``), which gives the JSON columns as text on SQLite."""
+    row = store.driver_read(_STORED).run(conn, {"shop": shop_id})
     if row is None:
         return RecSettings()
     placements, excluded = row

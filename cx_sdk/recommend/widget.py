@@ -102,30 +102,32 @@ class RecommendationsWidget:
     read_only = False
 
     def render(self, ctx: RenderContext) -> str | None:
-        chosen = rec_settings.for_render(ctx.store, ctx.shop.id)
-        placement_name = ctx.params.get("placement", "product")
-        placement_name = rec_settings.ALIASES.get(placement_name, placement_name)
-        if placement_name not in rec_settings.PLACEMENTS:
-            placement_name = "product"
-        placement = chosen.placement(placement_name)
-        strategy = ctx.params.get("strategy") or placement.strategy
-        if strategy not in STRATEGIES:
-            strategy = placement.strategy
-        limit = placement.limit
-        if ctx.params.get("limit", "").isdigit():
-            limit = max(1, min(int(ctx.params["limit"]), rec_settings.MAX_LIMIT))
-        visitor = visitor_of(ctx)
-        cards = Engine(ctx.store).recommend(
-            ctx.shop.id,
-            strategy,
-            products=_products(ctx),
-            visitor=visitor,
-            limit=limit,
-            exclude=chosen.excluded,
-            order_id=ctx.params.get("order") or None,
-            category=ctx.params.get("category") or None,
-            now=ctx.now,
-        )
+        with ctx.store.reading() as conn:
+            chosen = rec_settings.for_render(ctx.store, conn, ctx.shop.id)
+            placement_name = ctx.params.get("placement", "product")
+            placement_name = rec_settings.ALIASES.get(placement_name, placement_name)
+            if placement_name not in rec_settings.PLACEMENTS:
+                placement_name = "product"
+            placement = chosen.placement(placement_name)
+            strategy = ctx.params.get("strategy") or placement.strategy
+            if strategy not in STRATEGIES:
+                strategy = placement.strategy
+            limit = placement.limit
+            if ctx.params.get("limit", "").isdigit():
+                limit = max(1, min(int(ctx.params["limit"]), rec_settings.MAX_LIMIT))
+            visitor = visitor_of(ctx)
+            cards = Engine(ctx.store).recommend(
+                ctx.shop.id,
+                strategy,
+                products=_products(ctx),
+                visitor=visitor,
+                limit=limit,
+                exclude=chosen.excluded,
+                order_id=ctx.params.get("order") or None,
+                category=ctx.params.get("category") or None,
+                now=ctx.now,
+                conn=conn,
+            )
         if not cards:
             return None
         consent = ctx.params.get("consent") == "granted"
