@@ -97,8 +97,8 @@ def _products(ctx: RenderContext) -> list[str]:
 class RecommendationsWidget:
     name = "recommendations"
     # The impression goes to an in-process buffer (``impressions``), not the database, but
-    # a render still reads and scores for 2-3 ms: on the event loop it would stall every
-    # other connection (bench: p99 0.5-3.8 s inline against 0.3-0.7 s in the thread pool).
+    # a render still reads and scores (~1.3 ms on SQLite): on the event loop it would stall
+    # every other connection (bench at 2-3 ms: p99 0.5-3.8 s inline, 0.3-0.7 s in the pool).
     read_only = False
 
     def render(self, ctx: RenderContext) -> str | None:
