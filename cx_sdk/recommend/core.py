@@ -147,13 +147,16 @@ def _spread(
     value = {product: scores[product] - floor for product in pool}
     chosen: list[str] = []
     left = list(pool)
+    redundancy = tuning.redundancy
     while left and len(chosen) < limit:
-        best = max(left, key=lambda product: value[product])  # first of equals: rank order
+        best = max(left, key=value.__getitem__)  # first of equals: rank order
         chosen.append(best)
         left.remove(best)
         for product in left:
-            share = together.get((product, best), 0.0) / counts[product]
-            value[product] *= max(0.0, 1.0 - tuning.redundancy * share)
+            # A product never bought with ``best`` keeps its value (it would be × 1.0).
+            pair = together.get((product, best))
+            if pair:
+                value[product] *= max(0.0, 1.0 - redundancy * (pair / counts[product]))
     return chosen
 
 

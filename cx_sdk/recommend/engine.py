@@ -1,14 +1,21 @@
 """Recommendations read from the precomputed counts (never from the event table) and scored
-by ``core``. Every query is scoped by shop and served by an index."""
+by ``core``. Every query is scoped by shop and served by an index.
+
+The statements are built once (building one cost more than running it against SQLite) and
+the reads on every render go through the driver (``Store.driver_read``): SQLAlchemy's
+execution and row machinery were most of a render's time. Those reads take and give text,
+numbers and booleans only (no JSON, no timestamps), so SQLite and PostgreSQL rows agree."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select, union_all
 
 from ..server.store import Store
 from ..server.tables import counters, identities
@@ -41,6 +48,155 @@ class Card:
     category: str | None
 
 
+# --- statements ------------------------------------------------------------------------------
+
+_SHOP: Any = bindparam("shop")
+_PRODUCT: Any = bindparam("product")
+_LIMIT: Any = bindparam("limit")
+_KEYS: Any = bindparam("keys", expanding=True)
+# Per related strategy: the pairs' kind, the items' count column, the total's name.
+_RELATED: dict[str, tuple[str, Any, str]] = {
+    "also_bought": ("b", rec_items.c.baskets, BASKETS),
+    "also_viewed": ("v", rec_items.c.views, VIEW_SESSIONS),
+}
+
+_TOTAL = select(counters.c.value).where(
+    counters.c.shop_id == _SHOP, counters.c.name == bindparam("name")
+)
+_POPULAR = {
+    kind: select(rec_items.c.product_id, column, rec_items.c.category)
+    .where(rec_items.c.shop_id == _SHOP, column > 0)
+    .order_by(column.desc(), rec_items.c.product_id)
+    .limit(_LIMIT)
+    for kind, column, _ in _RELATED.values()
+}
+_CATEGORY = select(rec_items.c.category).where(
+    rec_items.c.shop_id == _SHOP, rec_items.c.product_id == _PRODUCT
+)
+_BESTSELLERS = {
+    in_category: select(rec_items.c.product_id, rec_items.c.trend)
+    .where(
+        rec_items.c.shop_id == _SHOP,
+        rec_items.c.trend > 0,
+        *([rec_items.c.category == bindparam("category")] if in_category else []),
+    )
+    .order_by(rec_items.c.trend.desc(), rec_items.c.product_id)
+    .limit(_LIMIT)
+    for in_category in (True, False)
+}
+_RECENT = (
+    select(rec_history.c.product_id, rec_history.c.last_viewed_at)
+    .where(
+        rec_history.c.shop_id == _SHOP,
+        rec_history.c.visitor.in_(_KEYS),
+        rec_history.c.last_viewed_at.is_not(None),
+    )
+    .order_by(rec_history.c.last_viewed_at.desc())
+    .limit(_LIMIT)
+)
+_HISTORY = (
+    select(rec_history.c.product_id, rec_history.c.bought, rec_history.c.viewed)
+    .where(rec_history.c.shop_id == _SHOP, rec_history.c.visitor.in_(_KEYS))
+    .order_by(rec_history.c.bought.desc(), rec_history.c.viewed.desc())
+    .limit(200)
+)
+_USER_OF = select(identities.c.user_id).where(
+    identities.c.shop_id == _SHOP, identities.c.anonymous_id == bindparam("anonymous_id")
+)
+_DEVICES_OF = select(identities.c.anonymous_id).where(
+    identities.c.shop_id == _SHOP, identities.c.user_id == bindparam("user_id")
+)
+_ORDER_ITEMS = select(rec_order_items.c.product_id).where(
+    rec_order_items.c.shop_id == _SHOP, rec_order_items.c.order_id == bindparam("order_id")
+)
+# Through SQLAlchemy: it binds the timestamp in the form SQLite stores it in.
+_BOUGHT_SINCE = select(rec_order_items.c.product_id).where(
+    rec_order_items.c.shop_id == _SHOP,
+    rec_order_items.c.user_id == bindparam("user_id"),
+    rec_order_items.c.placed_at >= bindparam("since"),
+)
+
+
+def _named(count: int) -> list[Any]:
+    """``count`` placeholders ``p0``, ``p1``, …: an IN list the driver can take as it is."""
+    return [bindparam(f"p{index}") for index in range(count)]
+
+
+@cache
+def _seed_counts(kind: str, count: int) -> Any:
+    """The count and category of ``count`` seeds, one read for all of them."""
+    column = _POPULAR[kind].selected_columns[1]
+    return select(rec_items.c.product_id, column, rec_items.c.category).where(
+        rec_items.c.shop_id == _SHOP, rec_items.c.product_id.in_(_named(count))
+    )
+
+
+@cache
+def _neighbours(kind: str, count: int) -> Any:
+    """Each of ``count`` seeds' strongest co-occurrences (``limit`` per seed) with the other
+    product's own count and category: one read for a whole cart."""
+    column = _POPULAR[kind].selected_columns[1]
+    lists = [
+        select(
+            rec_pairs.c.product_id,
+            rec_pairs.c.other_id,
+            rec_pairs.c.together,
+            column,
+            rec_items.c.category,
+        )
+        .join(
+            rec_items,
+            (rec_items.c.shop_id == rec_pairs.c.shop_id)
+            & (rec_items.c.product_id == rec_pairs.c.other_id),
+        )
+        .where(
+            rec_pairs.c.shop_id == _SHOP,
+            rec_pairs.c.kind == kind,
+            rec_pairs.c.product_id == seed,
+            rec_pairs.c.together > 0,
+        )
+        .order_by(rec_pairs.c.together.desc(), rec_pairs.c.other_id)
+        .limit(_LIMIT)
+        for seed in _named(count)
+    ]
+    if count == 1:
+        return lists[0]
+    # A compound SELECT takes no LIMIT per part (SQLite): each part is a subquery.
+    return union_all(*(select(*part.subquery().c) for part in lists))
+
+
+@cache
+def _pairs_among(kind: str, count: int) -> Any:
+    """Co-occurrence counts among ``count`` products (both in the list): a primary-key read."""
+    products = _named(count)
+    return select(rec_pairs.c.product_id, rec_pairs.c.other_id, rec_pairs.c.together).where(
+        rec_pairs.c.shop_id == _SHOP,
+        rec_pairs.c.kind == kind,
+        rec_pairs.c.product_id.in_(products),
+        rec_pairs.c.other_id.in_(products),
+        rec_pairs.c.together > 0,
+    )
+
+
+@cache
+def _cards(count: int) -> Any:
+    return select(
+        rec_items.c.product_id,
+        rec_items.c.name,
+        rec_items.c.price,
+        rec_items.c.currency,
+        rec_items.c.image_url,
+        rec_items.c.url,
+        rec_items.c.category,
+        rec_items.c.in_stock,
+    ).where(rec_items.c.shop_id == _SHOP, rec_items.c.product_id.in_(_named(count)))
+
+
+def _listed(products: Sequence[str]) -> dict[str, str]:
+    """The parameters of a ``_named`` list."""
+    return {f"p{index}": product for index, product in enumerate(products)}
+
+
 class Engine:
     def __init__(self, store: Store, tuning: core.Tuning = core.DEFAULT) -> None:
         self.store = store
@@ -58,13 +214,15 @@ class Engine:
         order_id: str | None = None,
         category: str | None = None,
         now: datetime | None = None,
+        conn: Connection | None = None,
     ) -> list[Card]:
         """Up to ``limit`` cards; products without a name or known to be out of stock are
-        skipped (``cards``), so a card is never broken."""
+        skipped (``cards``), so a card is never broken. ``conn``: the caller's connection
+        (the widget's, which read the settings on it: one checkout per render on PostgreSQL)."""
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
         seeds = list(dict.fromkeys(products))[:MAX_SEEDS]
-        with self.store.engine.connect() as conn:
+        with self.store.reading() if conn is None else nullcontext(conn) as conn:
             keys = self._visitor_keys(conn, shop_id, visitor)
             skip = {
                 *exclude,
@@ -73,7 +231,7 @@ class Engine:
             }
             # Ask for more than needed: nameless products are dropped afterwards.
             want = limit * 2 + 2
-            if strategy in ("also_bought", "also_viewed"):
+            if strategy in _RELATED:
                 ids = self._related(conn, shop_id, strategy, seeds, want, skip)
             elif strategy == "bestsellers":
                 ids = self._bestsellers(conn, shop_id, seeds, category, want, skip)
@@ -96,101 +254,63 @@ class Engine:
     ) -> list[str]:
         if not seeds:
             return self._bestsellers(conn, shop_id, (), None, limit, skip)
-        kind, column, total_name = (
-            ("b", rec_items.c.baskets, BASKETS)
-            if strategy == "also_bought"
-            else ("v", rec_items.c.views, VIEW_SESSIONS)
-        )
+        kind, _, total_name = _RELATED[strategy]
         total = self._total(conn, shop_id, total_name)
         categories: dict[str, str | None] = {}
         popular = []
-        for row in conn.execute(
-            select(rec_items.c.product_id, column.label("n"), rec_items.c.category)
-            .where(rec_items.c.shop_id == shop_id, column > 0)
-            .order_by(column.desc(), rec_items.c.product_id)
-            .limit(self.tuning.popular)
+        for product, count, category in self._read(
+            _POPULAR[kind], conn, shop=shop_id, limit=self.tuning.popular
         ):
-            popular.append((row.product_id, float(row.n)))
-            categories[row.product_id] = row.category
+            popular.append((product, float(count)))
+            categories[product] = category
+        own = {
+            product: (float(count), category)
+            for product, count, category in self._read(
+                _seed_counts(kind, len(seeds)), conn, shop=shop_id, **_listed(seeds)
+            )
+        }
+        neighbours: dict[str, list[tuple[str, float, float]]] = {seed: [] for seed in seeds}
+        for seed, product, together, count, category in self._read(
+            _neighbours(kind, len(seeds)),
+            conn,
+            shop=shop_id,
+            limit=self.tuning.candidates,
+            **_listed(seeds),
+        ):
+            neighbours[seed].append((product, float(together), float(count)))
+            categories[product] = category
 
         def pairs_among(products: Sequence[str]) -> dict[tuple[str, str], float]:
             return self.pairs_among(conn, shop_id, kind, products)
 
         lists = []
         for seed in seeds:
-            own = conn.execute(
-                select(column.label("n"), rec_items.c.category).where(
-                    rec_items.c.shop_id == shop_id, rec_items.c.product_id == seed
-                )
-            ).first()
-            neighbours = []
-            for product, together, count, category in self.neighbours(
-                conn, shop_id, kind, seed, column
-            ):
-                neighbours.append((product, together, count))
-                categories[product] = category
+            seed_count, seed_category = own.get(seed, (0.0, None))
             lists.append(
                 core.related(
-                    float(own.n) if own else 0.0,
+                    seed_count,
                     total,
-                    neighbours,
+                    neighbours[seed],
                     popular,
                     limit,
                     skip,
                     self.tuning,
-                    own.category if own else None,
+                    seed_category,
                     categories,
                     pairs_among,
                 )
             )
         return _interleave(lists, limit)
 
-    def neighbours(
-        self, conn: Connection, shop_id: str, kind: str, seed: str, column: Any
-    ) -> list[tuple[str, float, float, str | None]]:
-        """The seed's strongest co-occurrences with the other product's own count and
-        category."""
-        rows = conn.execute(
-            select(
-                rec_pairs.c.other_id,
-                rec_pairs.c.together,
-                column.label("n"),
-                rec_items.c.category,
-            )
-            .join(
-                rec_items,
-                (rec_items.c.shop_id == rec_pairs.c.shop_id)
-                & (rec_items.c.product_id == rec_pairs.c.other_id),
-            )
-            .where(
-                rec_pairs.c.shop_id == shop_id,
-                rec_pairs.c.kind == kind,
-                rec_pairs.c.product_id == seed,
-                rec_pairs.c.together > 0,
-            )
-            .order_by(rec_pairs.c.together.desc(), rec_pairs.c.other_id)
-            .limit(self.tuning.candidates)
-        )
-        return [(row.other_id, float(row.together), float(row.n), row.category) for row in rows]
-
     def pairs_among(
         self, conn: Connection, shop_id: str, kind: str, products: Sequence[str]
     ) -> dict[tuple[str, str], float]:
         """Co-occurrence counts among a list's candidates (``core.related`` spreads the list
-        with them): one primary-key read. Up to pool² rows, so they go to the driver as
-        plain tuples (SQLAlchemy's row processing was most of this read's time)."""
+        with them): one primary-key read of up to pool² rows."""
         chosen = list(dict.fromkeys(products))
         if not chosen:
             return {}
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        marks = ", ".join([mark] * len(chosen))
-        # Only placeholders are formatted in; every value is bound.
-        rows = conn.exec_driver_sql(
-            "SELECT product_id, other_id, together FROM rec_pairs "  # noqa: S608
-            f"WHERE shop_id = {mark} AND kind = {mark} AND product_id IN ({marks}) "
-            f"AND other_id IN ({marks}) AND together > 0",
-            (shop_id, kind, *chosen, *chosen),
-        )
+        rows = self._read(_pairs_among(kind, len(chosen)), conn, shop=shop_id, **_listed(chosen))
         return {(first, second): float(together) for first, second, together in rows}
 
     def _bestsellers(
@@ -204,22 +324,21 @@ class Engine:
     ) -> list[str]:
         """Per category when one is known (given, or the first seed's), then shop-wide."""
         if category is None and seeds:
-            category = conn.execute(
-                select(rec_items.c.category).where(
-                    rec_items.c.shop_id == shop_id, rec_items.c.product_id == seeds[0]
-                )
-            ).scalar()
+            row = self.store.driver_read(_CATEGORY).run(
+                conn, {"shop": shop_id, "product": seeds[0]}
+            )
+            category = None if row is None else row[0]
         chosen: list[str] = []
-        where = [rec_items.c.shop_id == shop_id, rec_items.c.trend > 0]
-        for extra in ([rec_items.c.category == category] if category else [], []):
-            rows = conn.execute(
-                select(rec_items.c.product_id, rec_items.c.trend)
-                .where(*where, *extra)
-                .order_by(rec_items.c.trend.desc(), rec_items.c.product_id)
-                .limit(limit + len(skip) + len(chosen))
+        for in_category in (True, False) if category else (False,):
+            rows = self._read(
+                _BESTSELLERS[in_category],
+                conn,
+                shop=shop_id,
+                category=category,
+                limit=limit + len(skip) + len(chosen),
             )
             found = core.bestsellers(
-                ((row.product_id, float(row.trend)) for row in rows), limit, {*skip, *chosen}
+                ((product, float(trend)) for product, trend in rows), limit, {*skip, *chosen}
             )
             chosen += found[: limit - len(chosen)]
             if len(chosen) >= limit:
@@ -231,16 +350,7 @@ class Engine:
     ) -> list[str]:
         if not keys:
             return []
-        rows = conn.execute(
-            select(rec_history.c.product_id, rec_history.c.last_viewed_at)
-            .where(
-                rec_history.c.shop_id == shop_id,
-                rec_history.c.visitor.in_(keys),
-                rec_history.c.last_viewed_at.is_not(None),
-            )
-            .order_by(rec_history.c.last_viewed_at.desc())
-            .limit(limit + len(skip))
-        )
+        rows = conn.execute(_RECENT, {"shop": shop_id, "keys": keys, "limit": limit + len(skip)})
         return core.recently_viewed(
             ((row.product_id, row.last_viewed_at) for row in rows), limit, skip
         )
@@ -250,21 +360,13 @@ class Engine:
     ) -> list[str]:
         history: dict[str, tuple[float, float]] = {}
         if keys:
-            for row in conn.execute(
-                select(rec_history.c.product_id, rec_history.c.bought, rec_history.c.viewed)
-                .where(rec_history.c.shop_id == shop_id, rec_history.c.visitor.in_(keys))
-                .order_by(rec_history.c.bought.desc(), rec_history.c.viewed.desc())
-                .limit(200)
-            ):
+            for row in conn.execute(_HISTORY, {"shop": shop_id, "keys": keys}):
                 bought, viewed = history.get(row.product_id, (0.0, 0.0))
                 history[row.product_id] = (bought + row.bought, viewed + row.viewed)
         popular = [
-            (row.product_id, float(row.baskets))
-            for row in conn.execute(
-                select(rec_items.c.product_id, rec_items.c.baskets)
-                .where(rec_items.c.shop_id == shop_id, rec_items.c.baskets > 0)
-                .order_by(rec_items.c.baskets.desc(), rec_items.c.product_id)
-                .limit(self.tuning.popular)
+            (product, float(count))
+            for product, count, _ in self._read(
+                _POPULAR["b"], conn, shop=shop_id, limit=self.tuning.popular
             )
         ]
         return core.for_you(
@@ -283,33 +385,29 @@ class Engine:
 
     # --- reading helpers -----------------------------------------------------------------
 
+    def _read(self, statement: Any, conn: Connection, **params: Any) -> list[Any]:
+        """All rows of a prebuilt statement, as the driver gives them."""
+        return self.store.driver_read(statement).rows(conn, params)
+
     def _total(self, conn: Connection, shop_id: str, name: str) -> float:
-        value = conn.execute(
-            select(counters.c.value).where(counters.c.shop_id == shop_id, counters.c.name == name)
-        ).scalar()
-        return float(value or 0)
+        row = self.store.driver_read(_TOTAL).run(conn, {"shop": shop_id, "name": name})
+        return float(row[0] or 0) if row is not None else 0.0
 
     def _visitor_keys(self, conn: Connection, shop_id: str, visitor: Visitor) -> list[str]:
         """Every history key of this visitor: anonymous browsing is stitched to the customer
         the collector's ``identities`` links it to, and the customer's other devices."""
         user_id = visitor.user_id
         if not user_id and visitor.anonymous_id:
-            user_id = conn.execute(
-                select(identities.c.user_id).where(
-                    identities.c.shop_id == shop_id,
-                    identities.c.anonymous_id == visitor.anonymous_id,
-                )
-            ).scalar()
+            row = self.store.driver_read(_USER_OF).run(
+                conn, {"shop": shop_id, "anonymous_id": visitor.anonymous_id}
+            )
+            user_id = None if row is None else row[0]
         keys = [f"a:{visitor.anonymous_id}"] if visitor.anonymous_id else []
         if user_id:
             keys.append(f"u:{user_id}")
             keys += [
-                f"a:{row.anonymous_id}"
-                for row in conn.execute(
-                    select(identities.c.anonymous_id).where(
-                        identities.c.shop_id == shop_id, identities.c.user_id == user_id
-                    )
-                )
+                f"a:{anonymous_id}"
+                for (anonymous_id,) in self._read(_DEVICES_OF, conn, shop=shop_id, user_id=user_id)
             ]
         return sorted(set(keys))
 
@@ -324,56 +422,36 @@ class Engine:
         found: set[str] = set()
         if order_id:
             found |= {
-                row.product_id
-                for row in conn.execute(
-                    select(rec_order_items.c.product_id).where(
-                        rec_order_items.c.shop_id == shop_id,
-                        rec_order_items.c.order_id == order_id,
-                    )
-                )
+                product
+                for (product,) in self._read(_ORDER_ITEMS, conn, shop=shop_id, order_id=order_id)
             }
         if visitor.user_id:
             since = (now.replace(tzinfo=None) if now else _utcnow()) - JUST_BOUGHT
             found |= {
                 row.product_id
                 for row in conn.execute(
-                    select(rec_order_items.c.product_id).where(
-                        rec_order_items.c.shop_id == shop_id,
-                        rec_order_items.c.user_id == visitor.user_id,
-                        rec_order_items.c.placed_at >= since,
-                    )
+                    _BOUGHT_SINCE, {"shop": shop_id, "user_id": visitor.user_id, "since": since}
                 )
             }
         return found
 
     def cards(self, conn: Connection, shop_id: str, product_ids: Sequence[str]) -> list[Card]:
-        """Cards in the given order; a product without a name is left out."""
-        if not product_ids:
+        """Cards in the given order; a product without a name, or known to be out of stock,
+        is left out."""
+        chosen = list(dict.fromkeys(product_ids))
+        if not chosen:
             return []
         rows = {
-            row.product_id: row
-            for row in conn.execute(
-                select(rec_items).where(
-                    rec_items.c.shop_id == shop_id, rec_items.c.product_id.in_(list(product_ids))
-                )
-            )
+            row[0]: row
+            for row in self._read(_cards(len(chosen)), conn, shop=shop_id, **_listed(chosen))
         }
         cards = []
         for product_id in product_ids:
             row = rows.get(product_id)
-            if row is None or not row.name or row.in_stock is False:
+            # ``in_stock`` is 0/1 from SQLite's driver, a bool from PostgreSQL's.
+            if row is None or not row[1] or (row[7] is not None and not row[7]):
                 continue
-            cards.append(
-                Card(
-                    product_id=product_id,
-                    name=row.name,
-                    price=row.price,
-                    currency=row.currency,
-                    image_url=row.image_url,
-                    url=row.url,
-                    category=row.category,
-                )
-            )
+            cards.append(Card(*row[:7]))
         return cards
 
 

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+import orjson
+from sqlalchemy import Connection, Engine, bindparam, select
 
+from ..server.store import Store
 from ..widgets.config import N_, ConfigError
 from .engine import STRATEGIES
 from .tables import rec_settings
@@ -32,6 +34,10 @@ DEFAULTS: dict[str, tuple[str, int]] = {
 MAX_LIMIT = 12
 MAX_EXCLUDED = 500
 _PRODUCT_ID = re.compile(r"^[^\x00-\x1f,]{1,200}$")
+# Built once: read on every render.
+_STORED = select(rec_settings.c.placements, rec_settings.c.excluded).where(
+    rec_settings.c.shop_id == bindparam("shop")
+)
 
 
 @dataclass(frozen=True)
@@ -82,17 +88,38 @@ def validate(placements: Mapping[str, tuple[str, str | int]], excluded: list[str
 
 def load(engine: Engine, shop_id: str) -> RecSettings:
     with engine.connect() as conn:
-        row = conn.execute(select(rec_settings).where(rec_settings.c.shop_id == shop_id)).first()
+        row = conn.execute(_STORED, {"shop": shop_id}).first()
+    return _stored(None if row is None else (row.placements, row.excluded))
+
+
+def for_render(store: Store, conn: Connection, shop_id: str) -> RecSettings:
+    """``load`` on every render, on the render's connection: one read through the driver
+    (``Store.driver_read``), which gives the JSON columns as text on SQLite."""
+    row = store.driver_read(_STORED).run(conn, {"shop": shop_id})
     if row is None:
         return RecSettings()
-    stored: dict[str, Any] = dict(row.placements or {})
+    placements, excluded = row
+    if store.dialect == "sqlite":
+        placements, excluded = (
+            orjson.loads(value) if isinstance(value, str) else value
+            for value in (placements, excluded)
+        )
+    return _stored((placements, excluded))
+
+
+def _stored(row: tuple[Any, Any] | None) -> RecSettings:
+    """The stored placements and exclusions, validated; the defaults when there are none."""
+    if row is None:
+        return RecSettings()
+    placements, excluded = row
+    stored: dict[str, Any] = dict(placements or {})
     raw = {
         name: (str(value.get("strategy")), value.get("limit", 4))
         for name, value in stored.items()
         if isinstance(value, dict)
     }
     try:
-        return validate(raw, [str(value) for value in row.excluded or []])
+        return validate(raw, [str(value) for value in excluded or []])
     except ConfigError:
         return RecSettings()  # written by an older version: the defaults, never a crash
 
