@@ -97,6 +97,10 @@ class PointRead:
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         # Values the statement binds itself (a LIMIT), used where the caller gives none.
         self.constants: dict[str, Any] = dict(compiled.params)
+        names = self.names
+        self._values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*names) if len(names) > 1 else lambda params: tuple(params[n] for n in names)
+        )
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """The first row, or None."""
@@ -114,9 +118,7 @@ class PointRead:
             cursor.close()
 
     def _execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        values = tuple(
-            params[name] if name in params else self.constants[name] for name in self.names
-        )
+        values = self._values({**self.constants, **params})
         cursor = conn.connection.cursor()
         cursor.execute(self.sql, values)
         return cursor

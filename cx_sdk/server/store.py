@@ -902,7 +902,8 @@ class Store:
         check a shopper's proof and a cached rendering without loading the order. With
         ``more_refs`` (at most one): the first reference that names an order, in one read."""
         params = {"shop": shop_id, "ref": order_ref}
-        params.update((f"ref{index}", ref) for index, ref in enumerate(more_refs, 1))
+        for index, ref in enumerate(more_refs, 1):
+            params[f"ref{index}"] = ref
         row = self.point_read(_ORDER_HEADS[1 + len(more_refs)], params)
         return None if row is None else OrderHead(*row)
 

@@ -1,4 +1,5 @@
-"""Rendered fragments kept by everything they were rendered from.
+"""Rendered fragments kept by everything they were rendered from, as the pieces between
+their element ids (a hit joins them around ids of its own).
 
 A key names the inputs completely (the order's revision, the widget's settings, locale, day,
 what the shopper typed), so a hit is exactly what a fresh render would give: a change to the
@@ -18,10 +19,10 @@ class RenderCache:
     def __init__(self, size: int = 4096, seconds: float = 600.0) -> None:
         self.size = size
         self.seconds = seconds
-        self._entries: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, tuple[str, ...]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> str | None:
+    def get(self, key: Hashable) -> tuple[str, ...] | None:
         """Without the lock: a lookup and a move are single operations of the dict, and a
         key another thread removed meanwhile is simply a miss."""
         entry = self._entries.get(key)
@@ -36,9 +37,9 @@ class RenderCache:
             return None
         return entry[1]
 
-    def put(self, key: Hashable, html: str) -> None:
+    def put(self, key: Hashable, pieces: tuple[str, ...]) -> None:
         with self._lock:
-            self._entries[key] = (time.monotonic() + self.seconds, html)
+            self._entries[key] = (time.monotonic() + self.seconds, pieces)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)

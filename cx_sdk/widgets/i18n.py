@@ -82,25 +82,27 @@ def _first_supported(accept_language: str | None) -> str | None:
     return None
 
 
-# Browsers send few distinct headers: each is parsed once (short ones only, so that odd
-# requests cannot fill the cache with large keys).
-_cached_first_supported = lru_cache(maxsize=1024)(_first_supported)
+def _negotiate(query: str | None, accept_language: str | None, shop_default: str | None) -> str:
+    return (
+        supported(query)
+        or _first_supported(accept_language)
+        or supported(shop_default)
+        or DEFAULT_LOCALE
+    )
 
 
-def _browser_locale(accept_language: str | None) -> str | None:
-    if accept_language is not None and len(accept_language) > 200:
-        return _first_supported(accept_language)
-    return _cached_first_supported(accept_language)
+# Storefronts send few distinct combinations: each is negotiated once (short values only, so
+# that odd requests cannot fill the cache with large keys).
+_cached_negotiate = lru_cache(maxsize=1024)(_negotiate)
 
 
 def negotiate(query: str | None, accept_language: str | None, shop_default: str | None) -> str:
     """The request's explicit ``locale`` wins, then the browser's languages, then the shop's."""
-    return (
-        supported(query)
-        or _browser_locale(accept_language)
-        or supported(shop_default)
-        or DEFAULT_LOCALE
-    )
+    if (query is None or len(query) <= 35) and (
+        accept_language is None or len(accept_language) <= 200
+    ):
+        return _cached_negotiate(query, accept_language, shop_default)
+    return _negotiate(query, accept_language, shop_default)
 
 
 def catalog_paths(locale: str) -> list[Path]:

@@ -98,11 +98,14 @@ def verified_order(ctx: RenderContext) -> OrderView | None:
 RENDERED = RenderCache()
 
 
-def _with_uid(cached: str, uid: str) -> str:
-    """A cached fragment with this render's element ids: two tracking blocks on one page, or
-    one rendered twice, never share an id (cached as "<uid it was rendered with>|<html>")."""
-    old, _, html = cached.partition("|")
-    return html.replace(f'-{old}"', f'-{uid}"')
+def _pieces(html: str, uid: str) -> tuple[str, ...]:
+    """A fragment cut at its element ids (``…-<uid>"``), so that a hit gets ids of its own:
+    two tracking blocks on one page, or one rendered twice, never share an id."""
+    return tuple(html.split(f'-{uid}"'))
+
+
+def _with_uid(pieces: tuple[str, ...], uid: str) -> str:
+    return f'-{uid}"'.join(pieces)
 
 
 class TrackingWidget:
@@ -152,7 +155,7 @@ class TrackingWidget:
             returns=labels.RETURNS,
         )
         if state == "found" and key:
-            RENDERED.put(key, f"{ctx.uid}|{html}")
+            RENDERED.put(key, _pieces(html, ctx.uid))
         return html
 
     @staticmethod
