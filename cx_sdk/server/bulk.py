@@ -110,6 +110,11 @@ class PointRead:
         finally:
             cursor.close()
 
+    def first(self, driver: Any, params: Mapping[str, Any]) -> Any:
+        """``run`` on the driver's own connection (sqlite3's, which executes without a
+        cursor object of ours)."""
+        return driver.execute(self.sql, self._values({**self.constants, **params})).fetchone()
+
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         cursor = self._execute(conn, params)
         try:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -129,8 +129,9 @@ class ShipmentView:
     events: list[dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class OrderHead:
+class OrderHead(NamedTuple):
+    """Read on every tracking render: a tuple is built from the row at C speed."""
+
     order_id: str
     user_id: str | None
     email_hash: str | None
@@ -246,6 +247,7 @@ class Store:
         kept: Connection | None = getattr(self._readers, "conn", None)
         if kept is None or kept.closed:
             kept = self._readers.conn = self.engine.connect()
+            self._readers.driver = kept.connection.driver_connection
             with self._readers_lock:
                 self._reader_connections.append(kept)
         try:
@@ -264,10 +266,10 @@ class Store:
         """One row of a prebuilt SELECT through the driver (``bulk.PointRead``)."""
         read = self.driver_read(statement)
         kept: Connection | None = getattr(self._readers, "conn", None)
-        if kept is not None and not kept.closed and not kept.in_transaction():
-            # SQLite, this thread's connection already open: the driver-level read begins
-            # nothing that would need ``reading``'s rollback (its cost is the read's own).
-            return read.run(kept, params)
+        if kept is not None and not kept.closed:
+            # SQLite, this thread's connection already open: straight to its driver (a SELECT
+            # begins no transaction there, so nothing needs ``reading``'s rollback).
+            return read.first(self._readers.driver, params)
         with self.reading() as conn:
             return read.run(conn, params)
 
@@ -905,7 +907,7 @@ class Store:
         for index, ref in enumerate(more_refs, 1):
             params[f"ref{index}"] = ref
         row = self.point_read(_ORDER_HEADS[1 + len(more_refs)], params)
-        return None if row is None else OrderHead(*row)
+        return None if row is None else OrderHead._make(row)
 
     def get_order(self, shop_id: str, order_ref: str) -> OrderView | None:
         """The order by platform id or by the number the shopper knows."""
