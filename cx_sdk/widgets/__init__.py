@@ -7,6 +7,7 @@ Mounted by the collector at ``/widgets``; see README.md in this folder.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
@@ -26,4 +27,10 @@ def fast_routes() -> list[Callable[[str, Scope, Receive, Send], Awaitable[bool]]
     return [fast_fragment]
 
 
-__all__ = ["fast_routes", "routes", "tables"]
+def periodic() -> list[Callable[..., Any]]:
+    from .http import forget_typed_input
+
+    return [forget_typed_input]
+
+
+__all__ = ["fast_routes", "periodic", "routes", "tables"]

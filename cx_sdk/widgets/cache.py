@@ -44,6 +44,15 @@ class RenderCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
+    def prune(self) -> None:
+        """Drop the expired entries (a key nobody asks for again is otherwise only dropped
+        when the cache is full)."""
+        now = time.monotonic()
+        with self._lock:
+            for key, (expires, _) in list(self._entries.items()):
+                if expires <= now:
+                    self._entries.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

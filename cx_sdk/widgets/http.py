@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from ..events import Context, Track
 from ..server.settings import Settings
 from ..server.store import Shop, Store
-from . import i18n
+from . import i18n, tracking
 from .config import WidgetSettings
 from .framework import RenderContext
 from .registry import WIDGETS, settings_for
@@ -237,6 +237,13 @@ async def fragment(request: Request) -> Response:
     threaded = await run_in_threadpool(lambda: work(inline=False))
     assert threaded is not None
     return threaded
+
+
+def forget_typed_input(store: Store, settings: Settings) -> None:
+    """The periodic job (every ``CX_PERIODIC_SECONDS``): parsed queries and the tracking
+    widget's memos hold what shoppers typed, emails included; each run drops them."""
+    _QUERIES.clear()
+    tracking.forget_typed_input()
 
 
 async def fast_fragment(path: str, scope: Scope, receive: Receive, send: Send) -> bool:

@@ -347,3 +347,30 @@ def test_a_number_typed_without_hash_finds_ids_before_numbers_in_one_read(
     assert "cx-alert" in get(client, shop, order="1001", email=EMAIL, locale="en")
     assert "Order #7" in get(client, shop, order="1001", email=other, locale="en")
     assert "Order #1001" in get(client, shop, order="#1001", email=EMAIL, locale="en")
+
+
+def test_typed_emails_leave_worker_memory_on_each_periodic_run(
+    client: TestClient, store: Store, shop: CreatedShop
+) -> None:
+    from cx_sdk.server import parts
+    from cx_sdk.widgets import http, tracking
+    from cx_sdk.widgets.cache import RenderCache
+
+    full_journey(store, shop.shop.id)
+    get(client, shop, order="#1001", email=EMAIL)
+    typed = EMAIL.replace("@", "%40").encode()
+    assert any(typed in query for query in http._QUERIES)
+    assert tracking._email_hash.cache_info().currsize > 0
+
+    job = next(job for job in parts.collect("periodic") if job is http.forget_typed_input)
+    job(store, client.app.state.settings)  # type: ignore[attr-defined]
+    assert not any(typed in query for query in http._QUERIES)
+    assert tracking._email_hash.cache_info().currsize == 0
+
+    expiring = RenderCache(seconds=0.0)
+    expiring.put(("key", EMAIL), ("<section>",))
+    lasting = RenderCache()
+    lasting.put(("key", EMAIL), ("<section>",))
+    expiring.prune()
+    lasting.prune()
+    assert len(expiring) == 0 and len(lasting) == 1

@@ -108,6 +108,14 @@ def _with_uid(pieces: tuple[str, ...], uid: str) -> str:
     return f'-{uid}"'.join(pieces)
 
 
+def forget_typed_input() -> None:
+    """Drop the emails and order numbers shoppers typed from this worker's memos (hashes,
+    expired renderings): bounded anyway, but an erased customer's address should not stay in
+    memory for long either."""
+    _email_hash.cache_clear()
+    RENDERED.prune()
+
+
 class TrackingWidget:
     name = "tracking"
     read_only = True
