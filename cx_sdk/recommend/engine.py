@@ -324,10 +324,7 @@ class Engine:
     ) -> list[str]:
         """Per category when one is known (given, or the first seed's), then shop-wide."""
         if category is None and seeds:
-            row = self.store.driver_read(_CATEGORY).run(
-                conn, {"shop": shop_id, "product": seeds[0]}
-            )
-            category = None if row is None else row[0]
+            category = self._first(_CATEGORY, conn, shop=shop_id, product=seeds[0])
         chosen: list[str] = []
         for in_category in (True, False) if category else (False,):
             rows = self._read(
@@ -389,19 +386,20 @@ class Engine:
         """All rows of a prebuilt statement, as the driver gives them."""
         return self.store.driver_read(statement).rows(conn, params)
 
+    def _first(self, statement: Any, conn: Connection, **params: Any) -> Any:
+        """The first column of a prebuilt statement's first row; None without a row."""
+        row = self.store.driver_read(statement).run(conn, params)
+        return None if row is None else row[0]
+
     def _total(self, conn: Connection, shop_id: str, name: str) -> float:
-        row = self.store.driver_read(_TOTAL).run(conn, {"shop": shop_id, "name": name})
-        return float(row[0] or 0) if row is not None else 0.0
+        return float(self._first(_TOTAL, conn, shop=shop_id, name=name) or 0)
 
     def _visitor_keys(self, conn: Connection, shop_id: str, visitor: Visitor) -> list[str]:
         """Every history key of this visitor: anonymous browsing is stitched to the customer
         the collector's ``identities`` links it to, and the customer's other devices."""
         user_id = visitor.user_id
         if not user_id and visitor.anonymous_id:
-            row = self.store.driver_read(_USER_OF).run(
-                conn, {"shop": shop_id, "anonymous_id": visitor.anonymous_id}
-            )
-            user_id = None if row is None else row[0]
+            user_id = self._first(_USER_OF, conn, shop=shop_id, anonymous_id=visitor.anonymous_id)
         keys = [f"a:{visitor.anonymous_id}"] if visitor.anonymous_id else []
         if user_id:
             keys.append(f"u:{user_id}")

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Engine, bindparam, select
 
+from ..server.bulk import json_value
 from ..server.store import Store
 from ..widgets.config import N_, ConfigError
 from .engine import STRATEGIES
@@ -94,17 +94,12 @@ def load(engine: Engine, shop_id: str) -> RecSettings:
 
 def for_render(store: Store, conn: Connection, shop_id: str) -> RecSettings:
     """``load`` on every render, on the render's connection: one read through the driver
-    (``Store.driver_read``), which gives the JSON columns as text on SQLite."""
+    (``Store.driver_read``)."""
     row = store.driver_read(_STORED).run(conn, {"shop": shop_id})
     if row is None:
         return RecSettings()
     placements, excluded = row
-    if store.dialect == "sqlite":
-        placements, excluded = (
-            orjson.loads(value) if isinstance(value, str) else value
-            for value in (placements, excluded)
-        )
-    return _stored((placements, excluded))
+    return _stored((json_value(placements), json_value(excluded)))
 
 
 def _stored(row: tuple[Any, Any] | None) -> RecSettings:

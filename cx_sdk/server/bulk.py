@@ -85,6 +85,11 @@ def positional(dialect: Dialect) -> Dialect:
     return made
 
 
+def json_value(value: Any) -> Any:
+    """A JSON column as ``PointRead`` gives it: text on SQLite, already parsed on PostgreSQL."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 class PointRead:
     """A SELECT compiled once and run on the driver's cursor: for reads on every widget render
     (one row) and the follower's reads of many, where SQLAlchemy's execution and result
@@ -113,7 +118,7 @@ class PointRead:
     def first(self, driver: Any, params: Mapping[str, Any]) -> Any:
         """``run`` on the driver's own connection (sqlite3's, which executes without a
         cursor object of ours)."""
-        return driver.execute(self.sql, self._values({**self.constants, **params})).fetchone()
+        return driver.execute(self.sql, self._bound(params)).fetchone()
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         cursor = self._execute(conn, params)
@@ -122,10 +127,14 @@ class PointRead:
         finally:
             cursor.close()
 
+    def _bound(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The statement's parameters in placeholder order (its own constants where the caller
+        gives none)."""
+        return self._values({**self.constants, **params})
+
     def _execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        values = self._values({**self.constants, **params})
         cursor = conn.connection.cursor()
-        cursor.execute(self.sql, values)
+        cursor.execute(self.sql, self._bound(params))
         return cursor
 
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from functools import cache, cached_property
 from typing import Any
 
-import orjson
 from sqlalchemy import Engine, bindparam, select
 
 from ..events import SurveyType
+from ..server.bulk import json_value
 from .i18n import LOCALES
 from .tables import widget_settings, widget_surveys
 
@@ -215,19 +215,14 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _json(value: Any) -> Any:
-    """A JSON column as read by the driver: text on SQLite, already parsed elsewhere."""
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
 def _config(widget: str, row: Any) -> WidgetConfig:
     enabled, placement, texts, colours = row
     return WidgetConfig(
         widget=widget,
         enabled=bool(enabled),
         placement=placement,
-        texts=dict(_json(texts) or {}),
-        colours={**DEFAULT_COLOURS, **dict(_json(colours) or {})},
+        texts=dict(json_value(texts) or {}),
+        colours={**DEFAULT_COLOURS, **dict(json_value(colours) or {})},
     )
 
 
