@@ -291,7 +291,7 @@ async def save_widget(request: Request) -> Response:
     def work() -> Response:
         widgets = settings_for(store)
         shop_id = str(session["s"])
-        current = widgets.get(shop_id, name)
+        current = widgets.stored(shop_id, name)
         config = replace(
             current,
             enabled=form.get("enabled") == "on",

@@ -4,6 +4,7 @@ takes effect on the next one. Values are validated here, once, for console and C
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -244,11 +245,16 @@ class WidgetSettings:
         engine: Engine,
         known: tuple[str, ...],
         point_read: Callable[[Any, dict[str, Any]], Any] | None = None,
+        cache_seconds: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.engine = engine
         self.known = known
         # How the per-render read runs (the store's driver-level read); SQLAlchemy otherwise.
         self.point_read = point_read or self._read
+        # How long a config read by this worker is used without reading it again: the store's
+        # key cache expiry (``CX_KEY_CACHE_SECONDS``), which shops and write keys keep too.
+        self.cache_seconds = cache_seconds
+        self._cached: dict[tuple[str, str], tuple[float, WidgetConfig]] = {}
 
     def _check_name(self, widget: str) -> None:
         if widget not in self.known:
@@ -259,8 +265,21 @@ class WidgetSettings:
             )
 
     def get(self, shop_id: str, widget: str) -> WidgetConfig:
-        """Read on every render (so a change made by any worker shows on the next one); only
-        turning the row into a config is skipped while the row reads the same."""
+        """Asked for on every render: a change saved through this worker shows on the next
+        one, a change made elsewhere (another worker, the CLI) once the cached read expires."""
+        now = time.monotonic()
+        hit = self._cached.get((shop_id, widget))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        config = self.stored(shop_id, widget)
+        if len(self._cached) >= 10_000:
+            self._cached.clear()
+        self._cached[(shop_id, widget)] = (now + self.cache_seconds(), config)
+        return config
+
+    def stored(self, shop_id: str, widget: str) -> WidgetConfig:
+        """As stored now, for whoever changes it (so no save starts from a cached copy); only
+        turning the row into a config is skipped while it reads the same."""
         self._check_name(widget)
         row = self.point_read(_SETTINGS, {"shop": shop_id, "widget": widget})
         if row is None:
@@ -281,7 +300,8 @@ class WidgetSettings:
             return conn.execute(statement, params).first()
 
     def all(self, shop_id: str) -> list[WidgetConfig]:
-        return [self.get(shop_id, name) for name in self.known]
+        """As stored now (the console's view), not as this worker's renders cache them."""
+        return [self.stored(shop_id, name) for name in self.known]
 
     def save(self, shop_id: str, config: WidgetConfig) -> WidgetConfig:
         self._check_name(config.widget)
@@ -300,10 +320,11 @@ class WidgetSettings:
                 conn.execute(
                     widget_settings.insert().values(shop_id=shop_id, widget=config.widget, **values)
                 )
+        self._cached.pop((shop_id, config.widget), None)
         return config
 
     def set_enabled(self, shop_id: str, widget: str, enabled: bool) -> WidgetConfig:
-        return self.save(shop_id, replace(self.get(shop_id, widget), enabled=enabled))
+        return self.save(shop_id, replace(self.stored(shop_id, widget), enabled=enabled))
 
     def surveys(self, shop_id: str) -> list[SurveyConfig]:
         with self.engine.connect() as conn:

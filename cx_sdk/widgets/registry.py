@@ -21,6 +21,6 @@ def settings_for(store: Store) -> WidgetSettings:
     found: WidgetSettings | None = store.parts.get("widget_settings")
     if found is None:
         found = store.parts["widget_settings"] = WidgetSettings(
-            store.engine, tuple(WIDGETS), store.point_read
+            store.engine, tuple(WIDGETS), store.point_read, lambda: store.key_cache_seconds
         )
     return found

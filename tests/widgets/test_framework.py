@@ -19,11 +19,13 @@ from starlette.testclient import TestClient
 
 from cx_sdk.server import CreatedShop, Store
 from cx_sdk.server.app import Collector
+from cx_sdk.widgets import config as config_module
 from cx_sdk.widgets import i18n
 from cx_sdk.widgets.config import (
     ConfigError,
     SurveyConfig,
     WidgetConfig,
+    WidgetSettings,
     contrast,
     validate_survey,
     validate_widget,
@@ -256,8 +258,8 @@ def test_widget_query_parsing_reads_like_starlettes(query: bytes) -> None:
 
 
 def test_a_saved_widget_setting_shows_on_the_next_read(store: Store, shop: CreatedShop) -> None:
-    """Configs are shared while their row reads the same, never past a change (by any worker:
-    the row is read every time)."""
+    """Configs are shared while their row reads the same, never past a change saved through
+    this worker."""
     widgets = settings_for(store)
     first = widgets.get(shop.shop.id, "tracking")
     widgets.save(shop.shop.id, replace(first, texts={"de": {"title": "Wo ist es?"}}))
@@ -268,6 +270,39 @@ def test_a_saved_widget_setting_shows_on_the_next_read(store: Store, shop: Creat
     assert recoloured.colours["accent"] == "#000000"
     assert recoloured.fingerprint != titled.fingerprint != first.fingerprint
     assert settings_for(store).get(shop.shop.id, "tracking") == recoloured
+
+
+def test_a_setting_changed_by_another_worker_shows_once_the_cached_read_expires(
+    store: Store, shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(config_module.time, "monotonic", lambda: clock[0])
+    store.key_cache_seconds = 5.0
+    widgets = settings_for(store)
+    assert widgets.get(shop.shop.id, "tracking").enabled
+    other_worker = WidgetSettings(store.engine, widgets.known)
+    other_worker.set_enabled(shop.shop.id, "tracking", False)
+    clock[0] += 4.9
+    assert widgets.get(shop.shop.id, "tracking").enabled
+    assert not widgets.stored(shop.shop.id, "tracking").enabled  # the console reads the row
+    assert not widgets.all(shop.shop.id)[widgets.known.index("tracking")].enabled
+    clock[0] += 0.2
+    assert not widgets.get(shop.shop.id, "tracking").enabled
+
+
+def test_switching_a_widget_starts_from_the_stored_row_not_a_cached_copy(
+    store: Store, shop: CreatedShop
+) -> None:
+    store.key_cache_seconds = 60.0
+    widgets = settings_for(store)
+    widgets.get(shop.shop.id, "tracking")
+    other_worker = WidgetSettings(store.engine, widgets.known)
+    titled = other_worker.save(
+        shop.shop.id, WidgetConfig("tracking", texts={"en": {"title": "Where is it?"}})
+    )
+    widgets.set_enabled(shop.shop.id, "tracking", False)
+    saved = widgets.get(shop.shop.id, "tracking")
+    assert not saved.enabled and saved.texts == titled.texts
 
 
 def test_renders_racing_to_create_the_signing_key_agree_on_one(store: Store) -> None:
