@@ -4,11 +4,11 @@ takes effect on the next one. Values are validated here, once, for console and C
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache, cached_property
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
@@ -267,7 +267,7 @@ class WidgetSettings:
     def get(self, shop_id: str, widget: str) -> WidgetConfig:
         """Asked for on every render: a change saved through this worker shows on the next
         one, a change made elsewhere (another worker, the CLI) once the cached read expires."""
-        now = time.monotonic()
+        now = monotonic()
         hit = self._cached.get((shop_id, widget))
         if hit is not None and hit[0] > now:
             return hit[1]

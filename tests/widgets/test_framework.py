@@ -276,7 +276,7 @@ def test_a_setting_changed_by_another_worker_shows_once_the_cached_read_expires(
     store: Store, shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(config_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(config_module, "monotonic", lambda: clock[0])
     store.key_cache_seconds = 5.0
     widgets = settings_for(store)
     assert widgets.get(shop.shop.id, "tracking").enabled
