@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import secrets as secrets_module
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
 from . import db, parts, projections
 from .bulk import BulkInsert, PointRead, insert_for
+from .expiring import Expiring
 from .ingest_rules import Prepared, prepare
 from .tables import (
     api_keys,
@@ -211,8 +211,8 @@ class Store:
         self.dialect = engine.dialect.name
         # SQLite has one writer; queueing in-process beats spinning on its busy lock.
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
-        self._key_cache: dict[str, tuple[float, str | None]] = {}
-        self._shop_cache: dict[str, tuple[float, Shop | None]] = {}
+        self._key_cache: Expiring[str | None] = Expiring(lambda: self.key_cache_seconds)
+        self._shop_cache: Expiring[Shop | None] = Expiring(lambda: self.key_cache_seconds)
         self._statements: dict[Any, Any] = {}
         # What the optional parts build once per store and use on every request.
         self.parts: dict[str, Any] = {}
@@ -389,15 +389,7 @@ class Store:
     def cached_shop(self, shop_id: str) -> Shop | None:
         """``get_shop`` for hot paths (ingest, widgets), cached like keys (same expiry) and
         forgotten on any change made through this store."""
-        now = time.monotonic()
-        hit = self._shop_cache.get(shop_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        shop = self.get_shop(shop_id)
-        if len(self._shop_cache) > 10_000:
-            self._shop_cache.clear()
-        self._shop_cache[shop_id] = (now + self.key_cache_seconds, shop)
-        return shop
+        return self._shop_cache.get(shop_id, self.get_shop, shop_id)
 
     def shop_by_domain(self, domain: str) -> Shop | None:
         with self.engine.connect() as conn:
@@ -487,11 +479,9 @@ class Store:
     def shop_for_key(self, key: str, kind: str) -> str | None:
         """The shop id a live key of ``kind`` belongs to (cached briefly per worker)."""
         digest = hash_key(key)
-        cache_key = f"{kind}:{digest}"
-        hit = self._key_cache.get(cache_key)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        return self._key_cache.get(f"{kind}:{digest}", self._shop_for_digest, digest, kind)
+
+    def _shop_for_digest(self, digest: str, kind: str) -> str | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(api_keys.c.shop_id).where(
@@ -500,11 +490,7 @@ class Store:
                     api_keys.c.revoked_at.is_(None),
                 )
             ).first()
-        shop_id = None if row is None else str(row.shop_id)
-        if len(self._key_cache) > 10_000:
-            self._key_cache.clear()
-        self._key_cache[cache_key] = (now + self.key_cache_seconds, shop_id)
-        return shop_id
+        return None if row is None else str(row.shop_id)
 
     # --- ingest --------------------------------------------------------------------------
 

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache, cached_property
-from time import monotonic
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
 
 from ..events import SurveyType
 from ..server.bulk import json_value
+from ..server.expiring import Expiring
 from .i18n import LOCALES
 from .tables import widget_settings, widget_surveys
 
@@ -251,10 +251,9 @@ class WidgetSettings:
         self.known = known
         # How the per-render read runs (the store's driver-level read); SQLAlchemy otherwise.
         self.point_read = point_read or self._read
-        # How long a config read by this worker is used without reading it again: the store's
-        # key cache expiry (``CX_KEY_CACHE_SECONDS``), which shops and write keys keep too.
-        self.cache_seconds = cache_seconds
-        self._cached: dict[tuple[str, str], tuple[float, WidgetConfig]] = {}
+        # Configs as this worker's renders use them, kept for the store's key cache expiry
+        # (``CX_KEY_CACHE_SECONDS``), like shops and write keys.
+        self._cached: Expiring[WidgetConfig] = Expiring(cache_seconds)
 
     def _check_name(self, widget: str) -> None:
         if widget not in self.known:
@@ -267,15 +266,7 @@ class WidgetSettings:
     def get(self, shop_id: str, widget: str) -> WidgetConfig:
         """Asked for on every render: a change saved through this worker shows on the next
         one, a change made elsewhere (another worker, the CLI) once the cached read expires."""
-        now = monotonic()
-        hit = self._cached.get((shop_id, widget))
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        config = self.stored(shop_id, widget)
-        if len(self._cached) >= 10_000:
-            self._cached.clear()
-        self._cached[(shop_id, widget)] = (now + self.cache_seconds(), config)
-        return config
+        return self._cached.get((shop_id, widget), self.stored, shop_id, widget)
 
     def stored(self, shop_id: str, widget: str) -> WidgetConfig:
         """As stored now, for whoever changes it (so no save starts from a cached copy); only
@@ -320,7 +311,7 @@ class WidgetSettings:
                 conn.execute(
                     widget_settings.insert().values(shop_id=shop_id, widget=config.widget, **values)
                 )
-        self._cached.pop((shop_id, config.widget), None)
+        self._cached.forget((shop_id, config.widget))
         return config
 
     def set_enabled(self, shop_id: str, widget: str, enabled: bool) -> WidgetConfig:

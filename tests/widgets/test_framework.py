@@ -17,9 +17,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from cx_sdk.server import CreatedShop, Store
+from cx_sdk.server import CreatedShop, Store, expiring
 from cx_sdk.server.app import Collector
-from cx_sdk.widgets import config as config_module
 from cx_sdk.widgets import i18n
 from cx_sdk.widgets.config import (
     ConfigError,
@@ -276,7 +275,7 @@ def test_a_setting_changed_by_another_worker_shows_once_the_cached_read_expires(
     store: Store, shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(config_module, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(expiring, "monotonic", lambda: clock[0])
     store.key_cache_seconds = 5.0
     widgets = settings_for(store)
     assert widgets.get(shop.shop.id, "tracking").enabled
