@@ -6,13 +6,15 @@ Mounted by the collector at ``/widgets``; see README.md in this folder.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
-from starlette.types import Receive, Scope, Send
 
 from . import tables as tables
+
+if TYPE_CHECKING:
+    from ..server.app import FastRoute
 
 
 def routes() -> list[BaseRoute]:
@@ -21,7 +23,7 @@ def routes() -> list[BaseRoute]:
     return widget_routes()
 
 
-def fast_routes() -> list[Callable[[str, Scope, Receive, Send], Awaitable[bool]]]:
+def fast_routes() -> list[FastRoute]:
     from .http import fast_fragment
 
     return [fast_fragment]
