@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from . import api, ingest, parts
+from .checkpoint import Checkpointer
 from .follower import Follower
 from .http import JSONResponse, problem
 from .openapi import spec
@@ -125,6 +126,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         follower = Follower(app.state.store) if settings.defer_projections else None
         if follower is not None:
             follower.start()
+        checkpointer = (
+            Checkpointer(app.state.store, settings.checkpoint_seconds)
+            if app.state.store.dialect == "sqlite" and settings.checkpoint_seconds > 0
+            else None
+        )
+        if checkpointer is not None:
+            checkpointer.start()
         ticker = (
             asyncio.create_task(
                 _every(settings.periodic_seconds, plugin_jobs(), app.state.store, settings)
@@ -144,6 +152,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 await ticker
         if follower is not None:
             await run_in_threadpool(follower.stop)
+        if checkpointer is not None:
+            await run_in_threadpool(checkpointer.stop)
         if own_store:
             app.state.store.close()
 

@@ -28,6 +28,9 @@ class Settings(BaseModel):
     # The analytics and recommendations projectors follow ingest in a background thread
     # (server/follower.py) instead of delaying every acknowledgement; false runs them inline.
     defer_projections: bool = True
+    # SQLite: seconds between WAL checkpoints in a background thread, so that no ingest commit
+    # pays for one (server/checkpoint.py); 0 leaves them to SQLite, inside commits.
+    checkpoint_seconds: float = Field(0.25, ge=0)
     # Threads storing batches at once per worker (more only helps PostgreSQL).
     ingest_threads: int = Field(2, ge=1, le=64)
     # Signs console session cookies; generated per process when unset (sessions then end on

@@ -205,6 +205,9 @@ def _shop(row: Any) -> Shop:
     )
 
 
+SQLITE_AUTOCHECKPOINT = 1000  # SQLite's default threshold, in pages
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -217,6 +220,10 @@ class Store:
         # What the optional parts build once per store and use on every request.
         self.parts: dict[str, Any] = {}
         self._write_connection: Connection | None = None
+        # The writer's checkpoint threshold in pages: None is SQLite's own (1,000); the
+        # collector raises it while its checkpoint thread runs (``server/checkpoint.py``).
+        self.autocheckpoint_pages: int | None = None
+        self._writer_pages: int | None = None
         self._readers = threading.local()
         self._readers_lock = threading.Lock()
         self._reader_connections: list[Connection] = []
@@ -287,6 +294,13 @@ class Store:
         """The connection SQLite writes go through (held under ``_write_lock``)."""
         if self._write_connection is None or self._write_connection.closed:
             self._write_connection = self.engine.connect()
+            self._writer_pages = None
+        if self._writer_pages != self.autocheckpoint_pages:
+            # Through the driver: SQLAlchemy would begin a transaction around the PRAGMA.
+            pages = self.autocheckpoint_pages or SQLITE_AUTOCHECKPOINT
+            driver: Any = self._write_connection.connection.driver_connection
+            driver.execute(f"PRAGMA wal_autocheckpoint={int(pages)}").close()
+            self._writer_pages = self.autocheckpoint_pages
         return self._write_connection
 
     # --- plumbing ------------------------------------------------------------------------
