@@ -76,6 +76,17 @@ def _without_values(context: Any) -> None:
             error.args = (_redacted(error.args[0]), *error.args[1:])
 
 
+def erasure_lock(conn: Connection, shop_id: str, *, exclusive: bool) -> None:
+    """On PostgreSQL, a lock on the shop until the transaction ends that erasing takes alone
+    and projecting shares: a projection that read a customer's events before an erase
+    committed would otherwise write back, after it, what the erase removed. SQLite runs one
+    write transaction at a time and needs none."""
+    if conn.dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    conn.execute(select(getattr(func, function)(func.hashtextextended(f"cx erasure {shop_id}", 0))))
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created on first use."""
     parsed = make_url(url)

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Select, bindparam, delete, exists, func, sele
 from sqlalchemy.exc import OperationalError
 
 from . import parts
+from .db import erasure_lock
 from .ingest_rules import Prepared
 from .tables import events, projection_backlog
 
@@ -157,6 +158,7 @@ def project_backlog(
         for _, shop, event_ids in claimed:
             by_shop.setdefault(shop, []).extend(orjson.loads(event_ids))
         for shop, ids in by_shop.items():
+            erasure_lock(conn, shop, exclusive=False)
             fresh = _load(store, conn, shop, sorted(ids))
             if fresh:
                 for projector in projectors:

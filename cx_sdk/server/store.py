@@ -1079,6 +1079,7 @@ class Store:
             raise ValueError("user_id or email is required")
         counts: dict[str, int] = {}
         with self.begin() as conn:
+            db.erasure_lock(conn, shop_id, exclusive=True)
             user_ids, anonymous, order_ids = self._subject(conn, shop_id, user_id, email)
             for table in reversed(self._customer_tables()):
                 filters = self._customer_filters(table, user_ids, anonymous, order_ids)
@@ -1101,6 +1102,7 @@ class Store:
         """Delete the shop and everything it owns (Shopify's shop/redact)."""
         counts: dict[str, int] = {}
         with self.begin() as conn:
+            db.erasure_lock(conn, shop_id, exclusive=True)
             for table in reversed(metadata.sorted_tables):
                 if "shop_id" in table.c:
                     counts[str(table.name)] = conn.execute(

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from cx_sdk.analytics.tables import analytics_customer_days, analytics_daily
 from cx_sdk.recommend.tables import rec_history, rec_pairs
-from cx_sdk.server import CreatedShop, Store, cli, follower
+from cx_sdk.server import CreatedShop, Store, cli, follower, parts
 from cx_sdk.server.tables import projection_backlog
 
 from ..analytics.dataset import week
@@ -131,6 +131,35 @@ def test_an_erased_customers_waiting_events_are_never_projected(
     assert not any(
         "u-gone" in repr(row) for row in _rows(store, analytics_customer_days, shop.shop.id)
     )
+
+
+def test_an_erase_during_a_projection_leaves_nothing_the_projection_wrote(
+    store: Store, shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.defer_projectors = True
+    store.ingest(shop.shop.id, [order("1", "u-gone", ["a", "b"]), order("2", "u-kept", ["c"])])
+    loaded, release = threading.Event(), threading.Event()
+
+    def hold(*_: Any) -> None:  # the claim has read its events; the projectors write next
+        loaded.set()
+        release.wait(30)
+
+    projectors = parts.collect("projectors")
+    monkeypatch.setattr(follower.parts, "collect", lambda name: (hold, *projectors))
+    projecting = threading.Thread(target=follower.drain, args=(store,))
+    projecting.start()
+    assert loaded.wait(30)
+    erasing = threading.Thread(
+        target=store.erase_customer, args=(shop.shop.id,), kwargs={"user_id": "u-gone"}
+    )
+    erasing.start()
+    time.sleep(0.3)  # the erase would be done by now, were it not waiting for the projection
+    release.set()
+    projecting.join(30)
+    erasing.join(30)
+    export = store.export_customer(shop.shop.id, user_id="u-gone")
+    assert {name: rows for name, rows in export["tables"].items() if rows} == {}
+    assert any("u-kept" in repr(row) for row in _rows(store, rec_history, shop.shop.id))
 
 
 def test_concurrent_followers_project_each_batch_once(store: Store) -> None:
