@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from ..server import follower
+from ..server.db import erasure_lock
 from ..server.ingest_rules import Prepared
 from ..server.store import Store
 from ..server.tables import events
@@ -48,6 +49,7 @@ def rebuild(
     done, after = 0, 0
     while after < last:
         with store.begin() as conn:
+            erasure_lock(conn, shop_id, exclusive=False)
             rows = conn.execute(
                 select(*follower.STORED)
                 .where(events.c.shop_id == shop_id, events.c.id > after, events.c.id <= last)

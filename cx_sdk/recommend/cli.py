@@ -15,6 +15,7 @@ from rich.progress import Progress
 from sqlalchemy import func, select
 
 from ..server import follower
+from ..server.db import erasure_lock
 from ..server.ingest_rules import Prepared, prepare
 from ..server.settings import Settings
 from ..server.store import Store
@@ -41,6 +42,7 @@ def rebuild(store: Store, shop_id: str, progress: Progress | None = None) -> int
     task = progress.add_task(f"shop {shop_id}", total=total) if progress else None
     done = 0
     with store.begin() as conn:
+        erasure_lock(conn, shop_id, exclusive=False)
         clear(conn, shop_id)
         last = (None, 0)
         while True:

@@ -78,9 +78,9 @@ def _without_values(context: Any) -> None:
 
 def erasure_lock(conn: Connection, shop_id: str, *, exclusive: bool) -> None:
     """On PostgreSQL, a lock on the shop until the transaction ends that erasing takes alone
-    and projecting shares: a projection that read a customer's events before an erase
-    committed would otherwise write back, after it, what the erase removed. SQLite runs one
-    write transaction at a time and needs none."""
+    and projecting (the follower, the rebuilds) shares: a projection that read a customer's
+    events before an erase committed would otherwise write back, after it, what the erase
+    removed. SQLite runs one write transaction at a time and needs none."""
     if conn.dialect.name != "postgresql":
         return
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from cx_sdk import cli
+from cx_sdk.recommend import cli as recommend_cli
 from cx_sdk.recommend.cli import warn_stale_counts
 from cx_sdk.recommend.projector import clear, stale_shops
-from cx_sdk.recommend.tables import rec_pairs
-from cx_sdk.server import Settings, Store, db
+from cx_sdk.recommend.tables import rec_history, rec_pairs
+from cx_sdk.server import CreatedShop, Settings, Store, db
 
 from .test_engine import order
 
@@ -75,3 +79,38 @@ def test_counts_stored_before_weighting_are_flagged_until_rebuilt(
     warn_stale_counts(store, Settings())
     assert caplog.text == ""
     store.close()
+
+
+def test_an_erase_during_a_rebuild_leaves_nothing_the_rebuild_wrote(
+    store: Store, shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop_id = shop.shop.id
+    store.ingest(shop_id, [order("1", "u-gone", ["a", "b"]), order("2", "u-kept", ["c"])])
+    with store.engine.begin() as conn:
+        clear(conn, shop_id)  # no counts for the erase to wait on: only the rebuild's
+    read, release = threading.Event(), threading.Event()
+    project = recommend_cli.project
+
+    def held(*args: Any) -> None:  # the events are read; the counts come next
+        read.set()
+        release.wait(30)
+        project(*args)
+
+    monkeypatch.setattr(recommend_cli, "project", held)
+    rebuilding = threading.Thread(target=recommend_cli.rebuild, args=(store, shop_id))
+    rebuilding.start()
+    assert read.wait(30)
+    erasing = threading.Thread(
+        target=store.erase_customer, args=(shop_id,), kwargs={"user_id": "u-gone"}
+    )
+    erasing.start()
+    time.sleep(0.3)  # the erase would be done by now, were it not waiting for the rebuild
+    release.set()
+    rebuilding.join(30)
+    erasing.join(30)
+    with store.engine.connect() as conn:
+        visitors = {
+            row.visitor
+            for row in conn.execute(select(rec_history).where(rec_history.c.shop_id == shop_id))
+        }
+    assert visitors == {"u:u-kept"}
