@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from typing import Any
-
 import pytest
 from sqlalchemy import func, select
 
 from cx_sdk.analytics import rebuild
 from cx_sdk.analytics.tables import TABLES, analytics_daily
 from cx_sdk.server import CreatedShop, Store
+
+from ..server.helpers import ErasureRace
 
 
 def _rows_of(store: Store, shop_id: str, user_id: str, anonymous_id: str) -> dict[str, int]:
@@ -72,25 +70,8 @@ def test_an_erase_during_a_rebuild_leaves_nothing_the_rebuild_wrote(
     store: Store, week_shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shop_id = week_shop.shop.id
-    read, release = threading.Event(), threading.Event()
-    project = rebuild.aggregates.project
-
-    def held(*args: Any, **kwargs: Any) -> None:  # the chunk is read; its rows come next
-        read.set()
-        release.wait(30)
-        project(*args, **kwargs)
-
-    monkeypatch.setattr(rebuild.aggregates, "project", held)
-    rebuilding = threading.Thread(target=rebuild.rebuild, args=(store, shop_id))
-    rebuilding.start()
-    assert read.wait(30)
-    erasing = threading.Thread(
-        target=store.erase_customer, args=(shop_id,), kwargs={"user_id": "u-d"}
-    )
-    erasing.start()
-    time.sleep(0.3)  # the erase would be done by now, were it not waiting for the rebuild
-    release.set()
-    rebuilding.join(30)
-    erasing.join(30)
+    race = ErasureRace()
+    monkeypatch.setattr(rebuild.aggregates, "project", race.hold(rebuild.aggregates.project))
+    race.run(store, shop_id, "u-d", lambda: rebuild.rebuild(store, shop_id))
     assert set(_rows_of(store, shop_id, "u-d", "an-d").values()) == {0}
     assert _rows_of(store, shop_id, "u-a", "")["analytics_orders"] == 2

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +15,7 @@ from cx_sdk.recommend.projector import clear, stale_shops
 from cx_sdk.recommend.tables import rec_history, rec_pairs
 from cx_sdk.server import CreatedShop, Settings, Store, db
 
+from ..server.helpers import ErasureRace
 from .test_engine import order
 
 
@@ -88,26 +86,9 @@ def test_an_erase_during_a_rebuild_leaves_nothing_the_rebuild_wrote(
     store.ingest(shop_id, [order("1", "u-gone", ["a", "b"]), order("2", "u-kept", ["c"])])
     with store.engine.begin() as conn:
         clear(conn, shop_id)  # no counts for the erase to wait on: only the rebuild's
-    read, release = threading.Event(), threading.Event()
-    project = recommend_cli.project
-
-    def held(*args: Any) -> None:  # the events are read; the counts come next
-        read.set()
-        release.wait(30)
-        project(*args)
-
-    monkeypatch.setattr(recommend_cli, "project", held)
-    rebuilding = threading.Thread(target=recommend_cli.rebuild, args=(store, shop_id))
-    rebuilding.start()
-    assert read.wait(30)
-    erasing = threading.Thread(
-        target=store.erase_customer, args=(shop_id,), kwargs={"user_id": "u-gone"}
-    )
-    erasing.start()
-    time.sleep(0.3)  # the erase would be done by now, were it not waiting for the rebuild
-    release.set()
-    rebuilding.join(30)
-    erasing.join(30)
+    race = ErasureRace()
+    monkeypatch.setattr(recommend_cli, "project", race.hold(recommend_cli.project))
+    race.run(store, shop_id, "u-gone", lambda: recommend_cli.rebuild(store, shop_id))
     with store.engine.connect() as conn:
         visitors = {
             row.visitor

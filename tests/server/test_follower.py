@@ -21,7 +21,7 @@ from cx_sdk.server.tables import projection_backlog
 
 from ..analytics.dataset import week
 from ..recommend.test_engine import order
-from .helpers import basic, bearer
+from .helpers import ErasureRace, basic, bearer
 
 PROJECTED: tuple[Table, ...] = (analytics_daily, analytics_customer_days, rec_pairs, rec_history)
 
@@ -138,25 +138,10 @@ def test_an_erase_during_a_projection_leaves_nothing_the_projection_wrote(
 ) -> None:
     store.defer_projectors = True
     store.ingest(shop.shop.id, [order("1", "u-gone", ["a", "b"]), order("2", "u-kept", ["c"])])
-    loaded, release = threading.Event(), threading.Event()
-
-    def hold(*_: Any) -> None:  # the claim has read its events; the projectors write next
-        loaded.set()
-        release.wait(30)
-
+    race = ErasureRace()
     projectors = parts.collect("projectors")
-    monkeypatch.setattr(follower.parts, "collect", lambda name: (hold, *projectors))
-    projecting = threading.Thread(target=follower.drain, args=(store,))
-    projecting.start()
-    assert loaded.wait(30)
-    erasing = threading.Thread(
-        target=store.erase_customer, args=(shop.shop.id,), kwargs={"user_id": "u-gone"}
-    )
-    erasing.start()
-    time.sleep(0.3)  # the erase would be done by now, were it not waiting for the projection
-    release.set()
-    projecting.join(30)
-    erasing.join(30)
+    monkeypatch.setattr(follower.parts, "collect", lambda name: (race.hold(), *projectors))
+    race.run(store, shop.shop.id, "u-gone", lambda: follower.drain(store))
     export = store.export_customer(shop.shop.id, user_id="u-gone")
     assert {name: rows for name, rows in export["tables"].items() if rows} == {}
     assert any("u-kept" in repr(row) for row in _rows(store, rec_history, shop.shop.id))
