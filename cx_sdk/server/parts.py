@@ -12,6 +12,9 @@ lazily inside, so that finding the hooks never imports a part's heavy modules):
 - ``projectors()``: ``(conn, shop_id, fresh, upsert)`` called with newly stored events, for
   aggregates that must never scan the log: by the follower after ingest (``follower.py``),
   or inside the ingest transaction when projections are not deferred;
+- ``customer_states()``: ``(conn, shop_id, user_ids, anonymous_ids, email_hash)`` returning the
+  ``(kind, key)`` of the part's ``integration_state`` rows that name a customer: the collector's
+  erase deletes them and its export lists them with everything else;
 - ``widgets()``: storefront widgets for ``cx_sdk.widgets.registry``;
 - ``console_routes()`` / ``console_nav()``: pages under ``/console`` and their menu entries;
 - ``shutdown()``: coroutine functions ``(app_state)`` awaited when the application stops

@@ -1027,6 +1027,33 @@ class Store:
         anonymous |= {row.anonymous_id for row in order_rows if row.anonymous_id}
         return sorted(user_ids), sorted(anonymous), order_ids
 
+    def _integration_states(
+        self,
+        conn: Connection,
+        shop_id: str,
+        user_ids: list[str],
+        anonymous: list[str],
+        email: str | None,
+    ) -> list[Any]:
+        """The ``integration_state`` rows the parts say name the customer (``customer_states``
+        hook): the table has no customer columns of its own."""
+        email_hash = hash_email(email) if email else None
+        keys: set[tuple[str, str]] = set()
+        for find in parts.collect("customer_states"):
+            keys |= find(conn, shop_id, user_ids, anonymous, email_hash)
+        if not keys:
+            return []
+        rows = conn.execute(
+            select(integration_state).where(
+                integration_state.c.shop_id == shop_id,
+                integration_state.c.kind.in_(sorted({kind for kind, _ in keys})),
+                integration_state.c.key.in_(sorted({key for _, key in keys})),
+            )
+        ).all()
+        return sorted(
+            (row for row in rows if (row.kind, row.key) in keys), key=lambda r: (r.kind, r.key)
+        )
+
     def _customer_filters(
         self, table: Table, user_ids: list[str], anonymous: list[str], order_ids: list[str]
     ) -> list[Any]:
@@ -1063,6 +1090,10 @@ class Store:
                     continue
                 rows = conn.execute(select(table).where(table.c.shop_id == shop_id, or_(*filters)))
                 tables[str(table.name)] = [_jsonable(dict(row._mapping)) for row in rows]
+            tables["integration_state"] = [
+                _jsonable(dict(row._mapping))
+                for row in self._integration_states(conn, shop_id, user_ids, anonymous, email)
+            ]
         return {
             "shop_id": shop_id,
             "user_ids": user_ids,
@@ -1095,6 +1126,16 @@ class Store:
                     )
                 )
                 counts["identities"] = counts.get("identities", 0) + deleted.rowcount
+            states = self._integration_states(conn, shop_id, user_ids, anonymous, email)
+            for row in states:
+                conn.execute(
+                    delete(integration_state).where(
+                        integration_state.c.shop_id == shop_id,
+                        integration_state.c.kind == row.kind,
+                        integration_state.c.key == row.key,
+                    )
+                )
+            counts["integration_state"] = len(states)
             self._bump(conn, shop_id, "customers_erased", 1)
         return counts
 

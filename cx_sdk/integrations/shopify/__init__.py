@@ -44,4 +44,12 @@ def periodic() -> list[Callable[[Store, Settings], object]]:
     return [sweep_all_abandoned, link_all]
 
 
-__all__ = ["periodic", "routes", "sweep_all_abandoned"]
+def customer_states() -> list[Callable[..., set[tuple[str, str]]]]:
+    """Finds the integration state that names a customer, for the collector's erase and
+    export."""
+    from .webhooks import customer_states as find
+
+    return [find]
+
+
+__all__ = ["customer_states", "periodic", "routes", "sweep_all_abandoned"]

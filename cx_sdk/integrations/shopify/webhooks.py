@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, select
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...privacy import hash_email
 from ...server.http import JSONResponse, problem, read_body
 from ...server.settings import Settings
 from ...server.store import Shop, Store
@@ -184,7 +184,6 @@ def handle_privacy(store: Store, shop: Shop, topic: str, payload: Any) -> dict[s
         number = store.record_privacy_request(shop.id, "export", user_id, record)
         return {"privacy_request": number}
     counts = store.erase_customer(shop.id, user_id=user_id, email=email or None)
-    counts["integration_state"] = erase_states(store, shop.id, user_id, email or None)
     store.record_privacy_request(
         shop.id,
         "erase",
@@ -198,10 +197,17 @@ def handle_privacy(store: Store, shop: Shop, topic: str, payload: Any) -> dict[s
     return {"erased": counts}
 
 
-def _belongs(value: dict[str, Any], user_id: str | None, email_hash: str | None) -> bool:
+def _belongs(
+    value: dict[str, Any],
+    user_ids: Sequence[str],
+    anonymous_ids: Sequence[str],
+    email_hash: str | None,
+) -> bool:
     who: dict[str, Any] = value["who"] if isinstance(value.get("who"), dict) else {}
     props: dict[str, Any] = value["properties"] if isinstance(value.get("properties"), dict) else {}
-    if user_id and who.get("user_id") == user_id:
+    if who.get("user_id") and who.get("user_id") in user_ids:
+        return True
+    if who.get("anonymous_id") and who.get("anonymous_id") in anonymous_ids:
         return True
     if email_hash:
         return (
@@ -211,45 +217,38 @@ def _belongs(value: dict[str, Any], user_id: str | None, email_hash: str | None)
     return False
 
 
-def erase_states(store: Store, shop_id: str, user_id: str | None, email: str | None) -> int:
-    """Delete the integration state that names the customer (orders and checkouts with their
-    id or email hash) and the state of those orders' shipments and returns."""
-    email_hash = hash_email(email) if email else None
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                integration_state.c.kind, integration_state.c.key, integration_state.c.value
-            ).where(
-                integration_state.c.shop_id == shop_id,
-                integration_state.c.kind.in_(
-                    ["order", "checkout", "fulfillment", "return", reverse.KIND]
-                ),
-            )
-        ).all()
-    doomed = {
+def customer_states(
+    conn: Connection,
+    shop_id: str,
+    user_ids: Sequence[str],
+    anonymous_ids: Sequence[str],
+    email_hash: str | None,
+) -> set[tuple[str, str]]:
+    """The ``customer_states()`` hook: the integration state that names the customer (orders
+    and checkouts with their id or email hash) and the state of those orders' shipments and
+    returns, as ``(kind, key)``; the collector's erase deletes it and its export lists it."""
+    rows = conn.execute(
+        select(integration_state.c.kind, integration_state.c.key, integration_state.c.value).where(
+            integration_state.c.shop_id == shop_id,
+            integration_state.c.kind.in_(
+                ["order", "checkout", "fulfillment", "return", reverse.KIND]
+            ),
+        )
+    ).all()
+    theirs = {
         (row.kind, row.key)
         for row in rows
-        if row.kind in ("order", "checkout") and _belongs(dict(row.value), user_id, email_hash)
+        if row.kind in ("order", "checkout")
+        and _belongs(dict(row.value), user_ids, anonymous_ids, email_hash)
     }
-    orders = {key for kind, key in doomed if kind == "order"}
-    doomed |= {
+    orders = {key for kind, key in theirs if kind == "order"}
+    theirs |= {
         (row.kind, row.key)
         for row in rows
         if row.kind in ("fulfillment", "return", reverse.KIND)
         and dict(row.value).get("order_id") in orders
     }
-    if not doomed:
-        return 0
-    with store.engine.begin() as conn:
-        for kind, key in doomed:
-            conn.execute(
-                delete(integration_state).where(
-                    integration_state.c.shop_id == shop_id,
-                    integration_state.c.kind == kind,
-                    integration_state.c.key == key,
-                )
-            )
-    return len(doomed)
+    return theirs
 
 
 def _delivery_done(store: Store, shop_id: str, delivery_id: str) -> bool:

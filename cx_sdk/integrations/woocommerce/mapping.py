@@ -651,8 +651,8 @@ def map_order(
         )
 
     outcome.messages = messages
-    # No identity in the state: the collector's privacy erase does not reach integration
-    # state, so it holds order facts only.
+    # No identity in the state, order facts only: nothing here for a privacy erase to find
+    # (Shopify's state names customers and answers the ``customer_states`` hook instead).
     next_state: dict[str, Any] = {**previous, "facts": facts}
     if newer:
         next_state.update(

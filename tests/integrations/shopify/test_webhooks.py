@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from cx_sdk.integrations.shopify import signature
 from cx_sdk.server import CreatedShop, Store
 
+from ...server.helpers import bearer
 from .conftest import DOMAIN, PREVIOUS_SECRET, Deliver, fixture
 
 ORDER = "820982911946154508"
@@ -347,3 +348,26 @@ def test_customers_redact_removes_their_checkout_and_shipment_state(
     assert deliver("customers/redact", redact).status_code == 200
     assert store.get_state(shop_id, "order", ORDER) is None
     assert store.get_state(shop_id, "fulfillment", "123456") is None
+
+
+def test_the_collectors_erase_and_export_reach_the_shopify_state_too(
+    deliver: Deliver, client: TestClient, store: Store, shopify_shop: CreatedShop
+) -> None:
+    shop_id = shopify_shop.shop.id
+    deliver("checkouts/create", fixture("checkouts_create.json"))
+    deliver("orders/create", open_order())
+    deliver("fulfillments/create", fixture("fulfillments_create.json"))
+    auth = bearer(shopify_shop.admin_token)
+    export = client.get("/api/v1/privacy/export", params={"user_id": CUSTOMER}, headers=auth)
+    assert export.status_code == 200, export.text
+    listed = {(row["kind"], row["key"]) for row in export.json()["tables"]["integration_state"]}
+    assert listed == {("order", ORDER), ("fulfillment", "123456")}
+    # The merchant's erase, not Shopify's redact: the state that names the customer goes too.
+    erased = client.post("/api/v1/privacy/erase", json={"user_id": CUSTOMER}, headers=auth)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["erased"]["integration_state"] == 2
+    assert store.get_state(shop_id, "order", ORDER) is None
+    assert store.get_state(shop_id, "fulfillment", "123456") is None
+    assert store.get_state(shop_id, "checkout", "123123123") is not None  # someone else's
+    after = store.export_customer(shop_id, user_id=CUSTOMER)["tables"]
+    assert after["integration_state"] == []
