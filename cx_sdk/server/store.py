@@ -514,11 +514,15 @@ class Store:
         messages: Sequence[Any],
         received_at: datetime | None = None,
         max_event_bytes: int = 32 * 1024,
+        *,
+        check: Callable[[Connection], None] | None = None,
     ) -> IngestResult:
         """Validate, dedupe and store messages; update profiles and projections.
 
         The same path serves ``/v1/batch`` and every integration: a fact stored once is
-        stored once, whoever delivers it.
+        stored once, whoever delivers it. ``check`` runs first inside the write transaction,
+        for a caller whose events depend on stored state no erase may remove meanwhile:
+        what it raises leaves nothing stored, what it writes is stored with the events.
         """
         shop = self.cached_shop(shop_id)
         if shop is None:
@@ -537,6 +541,8 @@ class Store:
             else:
                 ready[outcome.message_id] = outcome
         with self.begin() as conn:
+            if check is not None:
+                check(conn)
             inserted = self._insert_new(
                 conn,
                 events,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
+from ...server.db import erasure_lock
 from ...server.settings import Settings
-from ...server.store import Store
+from ...server.store import Store, utcnow
 from ...server.tables import integration_state
 from .backfill import BackfillError, backfill, client_for
 from .mapping import MappingError, abandoned_event, parse_time
@@ -53,7 +55,7 @@ def sweep_abandoned(
                 integration_state.c.kind == "checkout",
             )
         ).all()
-    events = []
+    events: dict[str, dict[str, Any]] = {}
     for token, value in rows:
         state = dict(value)
         if state.get("completed") or state.get("abandoned") or not state.get("started"):
@@ -61,14 +63,67 @@ def sweep_abandoned(
         last = parse_time(state.get("updated_at"))
         if last is None or current - last < after:
             continue
-        events.append((token, state, abandoned_event(shop_id, token, state)))
-    if events:
-        result = store.ingest(shop_id, [event.to_wire() for _, _, event in events])
+        events[token] = abandoned_event(shop_id, token, state).to_wire()
+    while events:
+        try:
+            result = store.ingest(
+                shop_id, list(events.values()), check=_still_open(store, shop_id, set(events))
+            )
+        except _Changed as changed:  # completed, or erased, since they were read
+            events = {
+                token: event for token, event in events.items() if token not in changed.tokens
+            }
+            continue
         if result.rejected:
             raise MappingError(f"events rejected by the catalog: {result.rejected}")
-    for token, state, _ in events:
-        store.put_state(shop_id, "checkout", token, {**state, "abandoned": True})
+        break
     return len(events)
+
+
+class _Changed(Exception):
+    def __init__(self, tokens: set[str]) -> None:
+        super().__init__(f"{len(tokens)} checkouts changed")
+        self.tokens = tokens
+
+
+def _still_open(store: Store, shop_id: str, tokens: set[str]) -> Callable[[Connection], None]:
+    """Inside the ingest transaction: the checkouts are still stored and still open (an erase
+    or an order may have come since the sweep read them); marked abandoned with their events."""
+
+    def check(conn: Connection) -> None:
+        erasure_lock(conn, shop_id, exclusive=False)
+        found = {
+            row.key: dict(row.value)
+            for row in conn.execute(
+                select(integration_state.c.key, integration_state.c.value).where(
+                    integration_state.c.shop_id == shop_id,
+                    integration_state.c.kind == "checkout",
+                    integration_state.c.key.in_(sorted(tokens)),
+                )
+            )
+        }
+        changed = {
+            token
+            for token in tokens
+            if token not in found or found[token].get("completed") or found[token].get("abandoned")
+        }
+        if changed:
+            raise _Changed(changed)
+        marked = [
+            {
+                "shop_id": shop_id,
+                "kind": "checkout",
+                "key": token,
+                "value": {**state, "abandoned": True},
+                "updated_at": utcnow(),
+            }
+            for token, state in found.items()
+        ]
+        store.upsert(
+            conn, integration_state, marked, ("shop_id", "kind", "key"), ("value", "updated_at")
+        )
+
+    return check
 
 
 def _store(args: argparse.Namespace) -> Store:

@@ -291,6 +291,24 @@ def test_abandoned_sweep_emits_once_for_checkouts_without_an_order(
     assert abandoned["properties"]["checkout_id"] == "123123123"
 
 
+def test_a_checkout_erased_while_the_sweep_runs_is_neither_abandoned_nor_brought_back(
+    store: Store, shopify_shop: CreatedShop, deliver: Deliver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop_id = shopify_shop.shop.id
+    deliver("checkouts/create", fixture("checkouts_create.json"))
+    build = cli.abandoned_event
+
+    def erased_meanwhile(*args: Any) -> Any:  # the sweep has read the checkout
+        store.erase_customer(shop_id, user_id="603851970716743426")
+        return build(*args)
+
+    monkeypatch.setattr(cli, "abandoned_event", erased_meanwhile)
+    later = datetime(2022, 1, 1, 2, tzinfo=UTC)
+    assert cli.sweep_abandoned(store, shop_id, timedelta(hours=1), later) == 0
+    assert list(store.iter_events(shop_id, event="Checkout Abandoned")) == []
+    assert store.get_state(shop_id, "checkout", "123123123") is None
+
+
 def test_app_toml_declares_every_mapped_topic_and_the_compliance_topics() -> None:
     text = cli.app_toml("https://cx.example.org/", "abc123")
     config = tomllib.loads(text)
