@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from ...server.db import erasure_lock
 from ...server.settings import Settings
@@ -67,7 +67,7 @@ def sweep_abandoned(
     while events:
         try:
             result = store.ingest(
-                shop_id, list(events.values()), check=_still_open(store, shop_id, set(events))
+                shop_id, list(events.values()), check=_still_open(shop_id, set(events))
             )
         except _Changed as changed:  # completed, or erased, since they were read
             events = {
@@ -86,20 +86,25 @@ class _Changed(Exception):
         self.tokens = tokens
 
 
-def _still_open(store: Store, shop_id: str, tokens: set[str]) -> Callable[[Connection], None]:
+def _still_open(shop_id: str, tokens: set[str]) -> Callable[[Connection], None]:
     """Inside the ingest transaction: the checkouts are still stored and still open (an erase
     or an order may have come since the sweep read them); marked abandoned with their events."""
 
     def check(conn: Connection) -> None:
         erasure_lock(conn, shop_id, exclusive=False)
+        # A write first: it takes SQLite's writer (a SELECT would begin no transaction there)
+        # and PostgreSQL's row locks, and returns only the checkouts still stored.
         found = {
             row.key: dict(row.value)
             for row in conn.execute(
-                select(integration_state.c.key, integration_state.c.value).where(
+                update(integration_state)
+                .where(
                     integration_state.c.shop_id == shop_id,
                     integration_state.c.kind == "checkout",
                     integration_state.c.key.in_(sorted(tokens)),
                 )
+                .values(updated_at=utcnow())
+                .returning(integration_state.c.key, integration_state.c.value)
             )
         }
         changed = {
@@ -109,19 +114,16 @@ def _still_open(store: Store, shop_id: str, tokens: set[str]) -> Callable[[Conne
         }
         if changed:
             raise _Changed(changed)
-        marked = [
-            {
-                "shop_id": shop_id,
-                "kind": "checkout",
-                "key": token,
-                "value": {**state, "abandoned": True},
-                "updated_at": utcnow(),
-            }
-            for token, state in found.items()
-        ]
-        store.upsert(
-            conn, integration_state, marked, ("shop_id", "kind", "key"), ("value", "updated_at")
-        )
+        for token, state in found.items():
+            conn.execute(
+                update(integration_state)
+                .where(
+                    integration_state.c.shop_id == shop_id,
+                    integration_state.c.kind == "checkout",
+                    integration_state.c.key == token,
+                )
+                .values(value={**state, "abandoned": True})
+            )
 
     return check
 
