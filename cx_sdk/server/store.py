@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Table,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    tuple_,
     update,
 )
 
@@ -1033,31 +1035,26 @@ class Store:
         anonymous |= {row.anonymous_id for row in order_rows if row.anonymous_id}
         return sorted(user_ids), sorted(anonymous), order_ids
 
-    def _integration_states(
+    def _integration_state_filter(
         self,
         conn: Connection,
         shop_id: str,
         user_ids: list[str],
         anonymous: list[str],
         email: str | None,
-    ) -> list[Any]:
-        """The ``integration_state`` rows the parts say name the customer (``customer_states``
-        hook): the table has no customer columns of its own."""
+    ) -> ColumnElement[bool] | None:
+        """Where ``integration_state`` holds rows the parts say name the customer
+        (``customer_states`` hook: the table has no customer columns of its own); None when
+        it holds none."""
         email_hash = hash_email(email) if email else None
         keys: set[tuple[str, str]] = set()
         for find in parts.collect("customer_states"):
             keys |= find(conn, shop_id, user_ids, anonymous, email_hash)
         if not keys:
-            return []
-        rows = conn.execute(
-            select(integration_state).where(
-                integration_state.c.shop_id == shop_id,
-                integration_state.c.kind.in_(sorted({kind for kind, _ in keys})),
-                integration_state.c.key.in_(sorted({key for _, key in keys})),
-            )
-        ).all()
-        return sorted(
-            (row for row in rows if (row.kind, row.key) in keys), key=lambda r: (r.kind, r.key)
+            return None
+        return and_(
+            integration_state.c.shop_id == shop_id,
+            tuple_(integration_state.c.kind, integration_state.c.key).in_(sorted(keys)),
         )
 
     def _customer_filters(
@@ -1096,10 +1093,15 @@ class Store:
                     continue
                 rows = conn.execute(select(table).where(table.c.shop_id == shop_id, or_(*filters)))
                 tables[str(table.name)] = [_jsonable(dict(row._mapping)) for row in rows]
-            tables["integration_state"] = [
-                _jsonable(dict(row._mapping))
-                for row in self._integration_states(conn, shop_id, user_ids, anonymous, email)
-            ]
+            states = self._integration_state_filter(conn, shop_id, user_ids, anonymous, email)
+            tables["integration_state"] = []
+            if states is not None:
+                rows = conn.execute(
+                    select(integration_state)
+                    .where(states)
+                    .order_by(integration_state.c.kind, integration_state.c.key)
+                )
+                tables["integration_state"] = [_jsonable(dict(row._mapping)) for row in rows]
         return {
             "shop_id": shop_id,
             "user_ids": user_ids,
@@ -1132,16 +1134,11 @@ class Store:
                     )
                 )
                 counts["identities"] = counts.get("identities", 0) + deleted.rowcount
-            states = self._integration_states(conn, shop_id, user_ids, anonymous, email)
-            for row in states:
-                conn.execute(
-                    delete(integration_state).where(
-                        integration_state.c.shop_id == shop_id,
-                        integration_state.c.kind == row.kind,
-                        integration_state.c.key == row.key,
-                    )
-                )
-            counts["integration_state"] = len(states)
+            states = self._integration_state_filter(conn, shop_id, user_ids, anonymous, email)
+            counts["integration_state"] = 0
+            if states is not None:
+                deleted = conn.execute(delete(integration_state).where(states))
+                counts["integration_state"] = deleted.rowcount
             self._bump(conn, shop_id, "customers_erased", 1)
         return counts
 
