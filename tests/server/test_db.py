@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from cx_sdk.server import Store
@@ -89,3 +90,29 @@ def test_a_bulk_upsert_of_any_size_writes_and_returns_every_row(store: Store, co
     with store.reading() as conn:
         stored = dict(conn.execute(select(counters.c.name, counters.c.value)).all())
     assert stored == {row["name"]: 2 * row["value"] for row in rows}
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.psycopg.dialect()], ids=str)
+@pytest.mark.parametrize("count", [1, 2, 3, 16, 250])
+def test_a_statement_of_many_rows_is_sqlalchemys_own_without_compiling_it(
+    dialect: Any, count: int
+) -> None:
+    def bumping(base: Any) -> Any:
+        # A constant bound after the rows: it must stay after them at every row count.
+        return base.on_conflict_do_update(
+            index_elements=[counters.c.shop_id, counters.c.name],
+            set_={"value": counters.c.value + 7},
+        )
+
+    keys = ("shop_id", "name", "value")
+    upsert = BulkInsert(dialect, counters, bumping)
+    sql, order = upsert._compile(keys, count)
+    own_sql, own_order = upsert._compile_rows(keys, count)
+    assert upsert._templates[keys] is not None
+    assert sql == own_sql
+
+    def values(order: list[Any] | None) -> list[Any] | None:
+        return None if order is None else [getattr(item, "value", item) for item in order]
+
+    assert values(order) == (None if own_order == list(range(3 * count)) else values(own_order))
+    assert values(order)[-1] == 7  # type: ignore[index]
