@@ -135,14 +135,19 @@ def runs(ids: Sequence[int], gap: int = RUN_GAP) -> list[tuple[int, int]]:
 
 
 def _load(store: Store, conn: Connection, shop_id: str, ids: Sequence[int]) -> list[Prepared]:
-    """The events still stored (an erased customer's are gone, and stay unprojected). Read
-    through the driver: SQLAlchemy's result rows cost more than the rest of loading."""
+    """The events still stored (an erased customer's are gone, and stay unprojected): as this
+    process's ingest handed them over (``server/handoff.py``), or read back. Read through the
+    driver: SQLAlchemy's result rows cost more than the rest of loading."""
     read = store.driver_read(_BY_RANGE)
     wanted = set(ids)
+    held = store.handoff.take(ids)
     found: list[Prepared] = []
     for low, high in runs(ids):
-        rows = read.rows(conn, {"shop_id": shop_id, "low": low, "high": high})
-        found.extend(stored(row) for row in rows if row[0] in wanted)
+        for row in read.rows(conn, {"shop_id": shop_id, "low": low, "high": high}):
+            if row[0] in wanted:
+                item = held.get(row[0])
+                # The id alone could be another worker's event that reused a rolled-back id.
+                found.append(item if item and item.message_id == row[1] else stored(row))
     return found
 
 

@@ -37,6 +37,7 @@ from ..privacy import hash_email
 from . import db, parts, projections
 from .bulk import BulkInsert, PointRead, insert_for
 from .expiring import Expiring
+from .handoff import Handoff
 from .ingest_rules import Prepared, prepare
 from .tables import (
     api_keys,
@@ -235,6 +236,7 @@ class Store:
         self.defer_projectors = False
         self.backlog_signal = threading.Event()
         self.backlog_batches = 0  # batches this process deferred (the follower's pacing)
+        self.handoff = Handoff()
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -542,6 +544,7 @@ class Store:
                 result.duplicates.append(outcome.message_id)
             else:
                 ready[outcome.message_id] = outcome
+        deferred = False
         with self.begin() as conn:
             if check is not None:
                 check(conn)
@@ -558,25 +561,28 @@ class Store:
                 self._link_identities(conn, shop_id, fresh)
                 self._update_profiles(conn, shop_id, fresh)
                 projections.project(conn, shop_id, fresh, self.upsert)
-                self._hand_to_parts(conn, shop_id, fresh, inserted)
+                deferred = self._hand_to_parts(conn, shop_id, fresh, inserted)
             if result.no_consent:
                 self._bump(conn, shop_id, "dropped_no_consent", len(result.no_consent))
+        if deferred:
+            # Committed: from here on the follower may claim them.
+            self.handoff.put((inserted[item.message_id], item) for item in fresh)
         return result
 
     def _hand_to_parts(
         self, conn: Connection, shop_id: str, fresh: list[Prepared], ids: dict[str, int]
-    ) -> None:
-        """Run the parts' projectors now, or leave the batch to the follower.
+    ) -> bool:
+        """Run the parts' projectors now, or leave the batch to the follower (True).
 
         Deferred, the batch's event ids go to the backlog in this transaction, so an
         acknowledged event is projected even if the process dies before the follower ran."""
         projectors = parts.collect("projectors")
         if not projectors:
-            return
+            return False
         if not self.defer_projectors:
             for projector in projectors:
                 projector(conn, shop_id, fresh, self.upsert)
-            return
+            return False
         event_ids = [ids[item.message_id] for item in fresh]  # the follower orders them
         conn.execute(
             _BACKLOG,
@@ -588,6 +594,7 @@ class Store:
         )
         self.backlog_batches += 1
         self.backlog_signal.set()
+        return True
 
     def _link_identities(self, conn: Connection, shop_id: str, fresh: list[Prepared]) -> None:
         links: dict[str, dict[str, Any]] = {}
@@ -1140,6 +1147,7 @@ class Store:
                 deleted = conn.execute(delete(integration_state).where(states))
                 counts["integration_state"] = deleted.rowcount
             self._bump(conn, shop_id, "customers_erased", 1)
+        self.handoff.clear()
         return counts
 
     def erase_shop(self, shop_id: str) -> dict[str, int]:
@@ -1153,6 +1161,7 @@ class Store:
                         delete(table).where(table.c.shop_id == shop_id)
                     ).rowcount
             counts["shops"] = conn.execute(delete(shops).where(shops.c.id == shop_id)).rowcount
+        self.handoff.clear()
         self._key_cache.clear()
         self._shop_cache.clear()
         return counts

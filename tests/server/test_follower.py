@@ -17,6 +17,9 @@ from starlette.testclient import TestClient
 from cx_sdk.analytics.tables import analytics_customer_days, analytics_daily
 from cx_sdk.recommend.tables import rec_history, rec_pairs
 from cx_sdk.server import CreatedShop, Store, cli, follower, parts
+from cx_sdk.server.handoff import Handoff
+from cx_sdk.server.ingest_rules import prepare
+from cx_sdk.server.store import utcnow
 from cx_sdk.server.tables import projection_backlog
 
 from ..analytics.dataset import week
@@ -42,6 +45,10 @@ def _rows(store: Store, table: Table, shop_id: str) -> list[tuple[Any, ...]]:
     return sorted((tuple(row) for row in rows), key=repr)
 
 
+def _prepared() -> Any:
+    return prepare(order("1", "u-1", ["a"]), utcnow(), store_pii=False, max_bytes=1 << 20)
+
+
 def _backlog(store: Store) -> int:
     with store.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(projection_backlog)).scalar_one())
@@ -53,11 +60,19 @@ def _ingest_in_batches(store: Store, shop_id: str, messages: list[dict[str, Any]
         assert not result.rejected, result.rejected
 
 
-def test_deferred_batches_reach_the_same_numbers_as_inline_projection(store: Store) -> None:
+@pytest.mark.parametrize("handed_over", [True, False], ids=["handed-over", "read-back"])
+def test_deferred_batches_reach_the_same_numbers_as_inline_projection(
+    store: Store, handed_over: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inline, deferred = store.create_shop("Inline"), store.create_shop("Deferred")
     _ingest_in_batches(store, inline.shop.id, _messages())
     store.defer_projectors = True
     _ingest_in_batches(store, deferred.shop.id, _messages())
+    read_back: list[Any] = []
+    original = follower.stored
+    monkeypatch.setattr(follower, "stored", lambda row: read_back.append(row) or original(row))
+    if not handed_over:
+        store.handoff.clear()  # as if another worker had stored them
 
     assert _backlog(store) > 1
     assert all(_rows(store, table, deferred.shop.id) == [] for table in PROJECTED)
@@ -66,6 +81,34 @@ def test_deferred_batches_reach_the_same_numbers_as_inline_projection(store: Sto
     for table in PROJECTED:
         assert _rows(store, table, deferred.shop.id) == _rows(store, table, inline.shop.id), table
     assert follower.drain(store) == 0  # nothing is projected twice
+    # This process's own batches are not read back and parsed again; nothing stays held.
+    assert len(read_back) == (0 if handed_over else len(_messages()))
+    assert len(store.handoff) == 0
+
+
+def test_a_held_event_is_used_only_for_the_stored_event_it_was_handed_over_as(
+    store: Store, shop: CreatedShop
+) -> None:
+    store.defer_projectors = True
+    store.ingest(shop.shop.id, [order("1", "u-1", ["a", "b"])])
+    (event_id,) = store.handoff._held
+    # A rolled-back insert's id reused by another worker's event: same id, another message.
+    held = vars(store.handoff._held[event_id])
+    store.handoff._held[event_id] = follower.Prepared(
+        **{**held, "message_id": "someone-else", "user_id": "u-other"}
+    )
+    follower.drain(store)
+    visitors = {row[0] for row in _rows(store, rec_history, shop.shop.id)}
+    assert any("u-1" in visitor for visitor in visitors)
+    assert not any("u-other" in visitor for visitor in visitors)
+
+
+def test_the_handoff_holds_at_most_its_limit_and_lets_the_oldest_go() -> None:
+    handoff = Handoff(limit=3)
+    item = follower.Prepared(**{**vars(_prepared()), "message_id": "m"})
+    handoff.put((event_id, item) for event_id in range(5))
+    assert list(handoff.take(range(10))) == [2, 3, 4]
+    assert len(handoff) == 0
 
 
 def test_a_batch_no_projector_can_take_is_set_aside_and_the_rest_projected(
@@ -125,6 +168,7 @@ def test_an_erased_customers_waiting_events_are_never_projected(
     store.defer_projectors = True
     store.ingest(shop.shop.id, [order("1", "u-gone", ["a", "b"]), order("2", "u-kept", ["c"])])
     store.erase_customer(shop.shop.id, user_id="u-gone")
+    assert len(store.handoff) == 0  # nothing of the customer stays in memory either
     follower.drain(store)
     visitors = {row[0] for row in _rows(store, rec_history, shop.shop.id)}
     assert visitors and not any("u-gone" in visitor for visitor in visitors)
