@@ -14,13 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events.fields import read_iso_date
+from ..server.bulk import insert_for
 from ..server.db import among
 from ..server.ingest_rules import Prepared
 from ..server.projections import ORDER_EVENTS, save_rows
@@ -88,22 +87,16 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-@cache
-def _add_statement(dialect: str) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE SET value = value + excluded.value, on either engine."""
-    base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(analytics_daily)
+def _adding(base: Any) -> Any:
+    """ON CONFLICT DO UPDATE SET value = value + excluded.value."""
     return base.on_conflict_do_update(
         index_elements=["shop_id", "day", "metric", "key"],
         set_={"value": analytics_daily.c.value + base.excluded.value},
     )
 
 
-@cache
-def _steps_statement(dialect: str) -> Any:
-    """Insert a customer-day or OR its step bits into the stored ones."""
-    base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-        analytics_customer_days
-    )
+def _or_steps(base: Any) -> Any:
+    """ON CONFLICT: OR the new step bits into the stored ones."""
     return base.on_conflict_do_update(
         index_elements=["shop_id", "day", "customer"],
         set_={"steps": analytics_customer_days.c.steps.op("|")(base.excluded.steps)},
@@ -111,13 +104,33 @@ def _steps_statement(dialect: str) -> Any:
 
 
 def add_daily(conn: Connection, shop_id: str, delta: Delta) -> None:
-    rows = [
-        {"shop_id": shop_id, "day": day, "metric": metric, "key": key[:120], "value": value}
-        for (day, metric, key), value in delta.items()
-        if value
-    ]
-    if rows:
-        conn.execute(_add_statement(conn.dialect.name), rows)
+    # One statement may not update a row twice (PostgreSQL): keys cut to the same 120
+    # characters are summed first.
+    rows: dict[tuple[date, str, str], dict[str, Any]] = {}
+    for (day, metric, key), value in delta.items():
+        if value:
+            row = rows.setdefault(
+                (day, metric, key[:120]),
+                {"shop_id": shop_id, "day": day, "metric": metric, "key": key[:120], "value": 0.0},
+            )
+            row["value"] += value
+    insert_for(conn.dialect, "analytics add daily", analytics_daily, _adding).run(
+        conn, list(rows.values())
+    )
+
+
+def save_steps(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert customer-days or OR their step bits into the stored ones. A follower's claim
+    brings thousands: one multi-row statement each few hundred, not SQLAlchemy's row-by-row
+    parameter processing; rows of the same day and customer are merged first (one statement
+    may not update a row twice on PostgreSQL)."""
+    merged: dict[tuple[date, str], dict[str, Any]] = {}
+    for row in rows:
+        kept = merged.setdefault((row["day"], row["customer"]), dict(row))
+        kept["steps"] |= row["steps"]
+    insert_for(conn.dialect, "analytics steps", analytics_customer_days, _or_steps).run(
+        conn, list(merged.values())
+    )
 
 
 class _Batch:
@@ -244,8 +257,7 @@ def project(
             body = props.get("message_body")
             if isinstance(body, str) and body.strip():
                 comments.append(_comment(item, day, "chat", body))
-    if steps:
-        conn.execute(_steps_statement(conn.dialect.name), list(steps.values()))
+    save_steps(conn, steps.values())
     if chats:
         save_rows(conn, analytics_chats, chats.values(), upsert)
     _comments(batch, comments)
@@ -323,9 +335,9 @@ def _merge_identified(batch: _Batch, fresh: Sequence[Prepared]) -> None:
         )
     ).all()
     if day_rows:
-        conn.execute(
-            _steps_statement(conn.dialect.name),
-            [
+        save_steps(
+            conn,
+            (
                 {
                     "shop_id": shop_id,
                     "day": row.day,
@@ -335,7 +347,7 @@ def _merge_identified(batch: _Batch, fresh: Sequence[Prepared]) -> None:
                     "steps": row.steps,
                 }
                 for row in day_rows
-            ],
+            ),
         )
         conn.execute(
             delete(analytics_customer_days).where(

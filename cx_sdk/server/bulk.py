@@ -11,12 +11,12 @@ JSON everywhere) the way SQLAlchemy would have stored them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, DateTime, Table, bindparam
+from sqlalchemy import JSON, Connection, Date, DateTime, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -55,11 +55,19 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")
 
 
+def _sqlite_date(value: date | None) -> str | None:
+    """SQLAlchemy's SQLite storage format for a Date, also of a datetime given for one
+    (sqlite3's own adapter is deprecated, and keeps a datetime's time)."""
+    return None if value is None else f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
 def _converter(column_type: Any, dialect: str) -> Convert | None:
     if isinstance(column_type, JSON):
         return _json
     if isinstance(column_type, DateTime) and dialect == "sqlite":
         return _sqlite_datetime
+    if isinstance(column_type, Date) and dialect == "sqlite":
+        return _sqlite_date
     return None
 
 
@@ -236,7 +244,7 @@ class BulkInsert:
         keys = tuple(rows[0])
         values_of = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
         converters = [
-            (index, _memoised(convert) if convert is _sqlite_datetime else convert)
+            (index, _memoised(convert) if convert in (_sqlite_datetime, _sqlite_date) else convert)
             for index, key in enumerate(keys)
             if (convert := _converter(self.table.c[key].type, self.name)) is not None
         ]

@@ -36,3 +36,27 @@ def test_an_alias_moves_anonymous_steps_too(store: Store) -> None:
     k = kpis(store, shop)["kpis"]
     assert [step["customers_any"] for step in k["funnel"]] == [1, 0, 0, 1]
     assert k["conversion_rate"] == 1.0
+
+
+def test_two_browsers_of_one_person_on_one_day_become_one_customer(store: Store) -> None:
+    shop = store.create_shop("Zweigerät").shop.id
+    ingest_all(
+        store,
+        shop,
+        [
+            ev("Product Viewed", "10-02T09:00", anon="an-phone", product_id="p"),
+            ev("Product Added", "10-02T09:05", anon="an-laptop", product_id="p"),
+        ],
+    )
+    # Both identify later, in one call: both browsers' day moves to the same person and day.
+    ingest_all(
+        store,
+        shop,
+        [
+            ev(None, "10-02T10:00", "u-z", "an-phone", kind="identify"),
+            ev(None, "10-02T10:01", "u-z", "an-laptop", kind="identify"),
+        ],
+    )
+    ingest_all(store, shop, [order("o-z", "10-02T11:00", "u-z", "5.00")])
+    k = kpis(store, shop)["kpis"]
+    assert [step["customers_any"] for step in k["funnel"]] == [1, 1, 0, 1]
