@@ -55,10 +55,12 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")
 
 
-def _sqlite_date(value: date | None) -> str | None:
+def _sqlite_date(value: date | str | None) -> str | None:
     """SQLAlchemy's SQLite storage format for a Date, also of a datetime given for one
     (sqlite3's own adapter is deprecated, and keeps a datetime's time)."""
-    return None if value is None else f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    if value is None or isinstance(value, str):
+        return value
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
 def _converter(column_type: Any, dialect: str) -> Convert | None:
