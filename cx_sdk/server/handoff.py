@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 
 from .ingest_rules import Prepared
 
-# Events held at most: a follower claims up to 100 batches of usually 100 events at once.
-HANDOFF_EVENTS = 30_000
+# Events held at most (about 1 KB each): a follower claims up to 100 batches of usually 100
+# events at once.
+HANDOFF_EVENTS = 20_000
 
 
 class Handoff:
@@ -32,9 +33,19 @@ class Handoff:
                 del self._held[next(iter(self._held))]
 
     def take(self, ids: Sequence[int]) -> dict[int, Prepared]:
-        """The events held of ``ids``, no longer held (taken or not, every id is let go)."""
+        """The events held of ``ids``, no longer held (taken or not, every id is let go).
+
+        Claims go oldest first, so what is held from before ``ids`` went to another worker's
+        follower (or was set aside): it is let go too, instead of filling the limit."""
+        if not ids:
+            return {}
+        oldest = min(ids)
         with self._lock:
             taken = {event_id: self._held.pop(event_id, None) for event_id in ids}
+            # Held in the order stored, which is the ids' order but for commits overtaking
+            # each other on PostgreSQL: what such an overtaking leaves goes by the limit.
+            while self._held and next(iter(self._held)) < oldest:
+                del self._held[next(iter(self._held))]
         return {event_id: item for event_id, item in taken.items() if item is not None}
 
     def clear(self) -> None:

@@ -111,6 +111,16 @@ def test_the_handoff_holds_at_most_its_limit_and_lets_the_oldest_go() -> None:
     assert len(handoff) == 0
 
 
+def test_a_claim_lets_go_of_the_held_events_other_workers_claimed_before_it() -> None:
+    handoff = Handoff()
+    item = follower.Prepared(**{**vars(_prepared()), "message_id": "m"})
+    handoff.put((event_id, item) for event_id in range(1, 11))
+    assert list(handoff.take([5, 6])) == [5, 6]
+    assert len(handoff) == 4  # 1–4 went to another worker: not held any longer
+    assert list(handoff.take(range(7, 20))) == [7, 8, 9, 10]
+    assert len(handoff) == 0
+
+
 def test_a_batch_no_projector_can_take_is_set_aside_and_the_rest_projected(
     store: Store, shop: CreatedShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
