@@ -180,7 +180,7 @@ class BulkInsert:
         else:
             head, group, tail, before, after = template
             sql = head + ", ".join([group] * count) + tail
-            rows = list(range(len(keys) * count))
+            rows = range(len(keys) * count)
             found = (sql, [*before, *rows, *after] if before or after else None)
         self._compiled[(keys, count)] = found
         return found

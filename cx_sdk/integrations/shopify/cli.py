@@ -67,7 +67,7 @@ def sweep_abandoned(
     while events:
         try:
             result = store.ingest(
-                shop_id, list(events.values()), check=_still_open(shop_id, set(events))
+                shop_id, list(events.values()), check=_still_open(store, shop_id, set(events))
             )
         except _Changed as changed:  # completed, or erased, since they were read
             events = {
@@ -86,7 +86,7 @@ class _Changed(Exception):
         self.tokens = tokens
 
 
-def _still_open(shop_id: str, tokens: set[str]) -> Callable[[Connection], None]:
+def _still_open(store: Store, shop_id: str, tokens: set[str]) -> Callable[[Connection], None]:
     """Inside the ingest transaction: the checkouts are still stored and still open (an erase
     or an order may have come since the sweep read them); marked abandoned with their events."""
 
@@ -114,16 +114,23 @@ def _still_open(shop_id: str, tokens: set[str]) -> Callable[[Connection], None]:
         }
         if changed:
             raise _Changed(changed)
-        for token, state in found.items():
-            conn.execute(
-                update(integration_state)
-                .where(
-                    integration_state.c.shop_id == shop_id,
-                    integration_state.c.kind == "checkout",
-                    integration_state.c.key == token,
-                )
-                .values(value={**state, "abandoned": True})
-            )
+        now = utcnow()
+        store.upsert(
+            conn,
+            integration_state,
+            [
+                {
+                    "shop_id": shop_id,
+                    "kind": "checkout",
+                    "key": token,
+                    "value": {**state, "abandoned": True},
+                    "updated_at": now,
+                }
+                for token, state in found.items()
+            ],
+            ("shop_id", "kind", "key"),
+            ("value", "updated_at"),
+        )
 
     return check
 
