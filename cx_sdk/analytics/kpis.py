@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, String, func, select, type_coerce
 
+from ..server.clock import utcnow
 from .aggregates import CONVERSION_WINDOW, STEPS
 from .personas import SEGMENTS
 from .tables import (
@@ -529,7 +530,7 @@ def report(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The period's KPIs, the same per trend bucket, and the current segments."""
-    now = now or datetime.now(UTC).replace(tzinfo=None)
+    now = now or utcnow()
     parts = buckets(period, bucket)
     lookback = min([period.previous().start, *(p.previous().start for p in parts)])
     data = _load(conn, shop_id, period, lookback)

@@ -26,6 +26,7 @@ from ..events import (
     LiveChatMessageSent,
 )
 from ..privacy import hash_email
+from ..server.clock import naive_utc
 from ..server.store import Shop, Store
 from ..server.tables import orders
 from ..widgets.tables import survey_contacts
@@ -70,10 +71,6 @@ _TOUCH = {
     )
     for sender in ("visitor", "agent", "auto")
 }
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -176,7 +173,7 @@ class Chats:
             "timezone": hours.timezone,
             "hours": hours.as_json(),
             "ask_email": hours.ask_email,
-            "updated_at": _naive(datetime.now(UTC)),
+            "updated_at": naive_utc(datetime.now(UTC)),
         }
         with self.store.engine.begin() as conn:
             done = conn.execute(
@@ -198,7 +195,7 @@ class Chats:
     ) -> tuple[Conversation, Event]:
         """Create a conversation inside the caller's transaction; returns its Started event."""
         conversation_id = secrets.token_urlsafe(12)
-        at = _naive(now)
+        at = naive_utc(now)
         row: dict[str, Any] = {
             "id": conversation_id,
             "shop_id": shop.id,
@@ -309,7 +306,7 @@ class Chats:
         Received) for the caller to ingest once the message is out."""
         if sender not in SENDERS:
             raise ValueError(f"sender must be one of {', '.join(SENDERS)}")
-        at = _naive(now)
+        at = naive_utc(now)
         inserted = conn.execute(
             _INSERT_MESSAGE,
             {
@@ -418,7 +415,7 @@ class Chats:
         """Close it and emit Conversation Ended with its duration and first response time."""
         with self.store.begin() as conn:
             resolved = self.set_status_in(
-                conn, shop.id, conversation.id, "resolved", resolved_at=_naive(now), at=now
+                conn, shop.id, conversation.id, "resolved", resolved_at=naive_utc(now), at=now
             )
         self.ingest(
             [
@@ -436,7 +433,7 @@ class Chats:
                     },
                     conversation.id,
                     "ended",
-                    _naive(now).isoformat(),
+                    naive_utc(now).isoformat(),
                 )
             ]
         )
@@ -467,7 +464,7 @@ class Chats:
                 chat_conversations.c.shop_id == shop_id,
                 chat_conversations.c.id == conversation_id,
             )
-            .values(status=status, resolved_at=resolved_at, last_activity_at=_naive(at))
+            .values(status=status, resolved_at=resolved_at, last_activity_at=naive_utc(at))
         )
         changed = self.get_in(conn, shop_id, conversation_id)
         assert changed is not None
@@ -575,7 +572,7 @@ class Chats:
         commit a lower id is in flight) and moves the mark. Ingest drops the duplicates.
         """
         sent = 0
-        settled = _naive(now - SETTLE)
+        settled = naive_utc(now - SETTLE)
         for shop in self.store.list_shops():
             state = self.store.get_state(shop.id, *CATCH_UP)
             with self.store.engine.connect() as conn:
@@ -585,7 +582,7 @@ class Chats:
                     through = conn.execute(
                         select(func.max(chat_messages.c.id)).where(
                             chat_messages.c.shop_id == shop.id,
-                            chat_messages.c.created_at < _naive(now - timedelta(days=1)),
+                            chat_messages.c.created_at < naive_utc(now - timedelta(days=1)),
                         )
                     ).scalar()
                 else:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, union_all
 
+from ..server.clock import naive_utc, utcnow
 from ..server.store import Store
 from ..server.tables import counters, identities
 from . import core
@@ -370,7 +371,7 @@ class Engine:
             ((p, bought, viewed) for p, (bought, viewed) in history.items()),
             popular,
             self._total(conn, shop_id, BASKETS),
-            core.decay_weight(_utcnow(), self.tuning.for_you_half_life_days),
+            core.decay_weight(utcnow(), self.tuning.for_you_half_life_days),
             lambda top: (
                 self._related(conn, shop_id, "also_bought", top, limit, skip) if top else []
             ),
@@ -424,7 +425,7 @@ class Engine:
                 for (product,) in self._read(_ORDER_ITEMS, conn, shop=shop_id, order_id=order_id)
             }
         if visitor.user_id:
-            since = (now.replace(tzinfo=None) if now else _utcnow()) - JUST_BOUGHT
+            since = (naive_utc(now) if now else utcnow()) - JUST_BOUGHT
             found |= {
                 row.product_id
                 for row in conn.execute(
@@ -451,10 +452,6 @@ class Engine:
                 continue
             cards.append(Card(*row[:7]))
         return cards
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _interleave(lists: Sequence[list[str]], limit: int) -> list[str]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from ..server.bulk import json_value
+from ..server.clock import utcnow
 from ..server.store import Store
 from ..widgets.config import N_, ConfigError
 from .engine import STRATEGIES
@@ -126,7 +126,7 @@ def save(engine: Engine, shop_id: str, settings: RecSettings) -> None:
             for name, p in settings.placements.items()
         },
         "excluded": list(settings.excluded),
-        "updated_at": datetime.now(UTC).replace(tzinfo=None),
+        "updated_at": utcnow(),
     }
     with engine.begin() as conn:
         updated = conn.execute(

@@ -11,7 +11,7 @@ JSON everywhere) the way SQLAlchemy would have stored them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -19,6 +19,8 @@ import orjson
 from sqlalchemy import JSON, Connection, Date, DateTime, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+
+from .clock import naive_utc
 
 # Rows per statement: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters for any
 # of our tables, and large enough that a 500 KB batch is one or two statements.
@@ -50,9 +52,7 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     """SQLAlchemy's SQLite storage format (always with microseconds, naive UTC)."""
     if value is None:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
+    return naive_utc(value).isoformat(" ", "microseconds")
 
 
 def _sqlite_date(value: date | str | None) -> str | None:

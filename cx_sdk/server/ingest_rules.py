@@ -4,7 +4,7 @@ validation, consent, PII minimisation and Segment's clock-skew correction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -12,6 +12,7 @@ import orjson
 from ..events import EventError, Message, parse, stage_of
 from ..events.envelope import Track
 from ..privacy import hash_email
+from .clock import naive_utc
 
 # Contact data kept out of stored events unless the shop opted in (``store_pii``).
 PII_TRAITS = frozenset(
@@ -66,12 +67,6 @@ class Prepared:
         }
 
 
-def _naive(value: datetime) -> datetime:
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None)
-
-
 def _minimise(values: dict[str, Any], drop: frozenset[str]) -> dict[str, Any]:
     """Replace an email by its hash and drop contact fields."""
     if "email" not in values and drop.isdisjoint(values):
@@ -124,8 +119,8 @@ def prepare(
         context_traits = wire.get("context", {}).get("traits")
         if isinstance(context_traits, dict):
             wire["context"]["traits"] = _minimise(context_traits, PII_TRAITS)
-    original = _naive(model.timestamp)
-    sent_at = _naive(model.sent_at) if model.sent_at else None
+    original = naive_utc(model.timestamp)
+    sent_at = naive_utc(model.sent_at) if model.sent_at else None
     # Segment's rule: the client's clock is off by (sentAt - receivedAt); shift by that.
     corrected = received - (sent_at - original) if sent_at else original
     event = model.event if isinstance(model, Track) else None

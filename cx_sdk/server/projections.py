@@ -17,6 +17,7 @@ from babel.numbers import get_currency_precision
 from sqlalchemy import Connection, Table, bindparam, select
 
 from ..events.fields import read_iso_utc
+from .clock import naive_utc
 from .ingest_rules import Prepared
 from .tables import order_timeline, orders, profiles, shipments
 
@@ -93,7 +94,7 @@ def status_time(props: dict[str, Any], default: datetime) -> datetime:
     """When a shipment status happened (carrier time), else when the event did; naive UTC."""
     raw = props.get("status_at")
     moment = read_iso_utc(raw) if isinstance(raw, str) else None
-    return default if moment is None else moment.replace(tzinfo=None)
+    return default if moment is None else naive_utc(moment)
 
 
 def _some(table: Table, column: str, *columns: Any) -> Any:

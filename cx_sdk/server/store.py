@@ -36,6 +36,7 @@ from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
 from . import db, parts, projections
 from .bulk import BulkInsert, PointRead, insert_for
+from .clock import naive_utc, utcnow
 from .expiring import Expiring
 from .handoff import Handoff
 from .ingest_rules import Prepared, prepare
@@ -57,14 +58,6 @@ from .tables import (
 )
 
 PLATFORMS = ("custom", "shopify", "woocommerce")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def hash_key(key: str) -> str:

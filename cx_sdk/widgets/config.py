@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from functools import cache, cached_property
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy import Engine, bindparam, select
 
 from ..events import SurveyType
 from ..server.bulk import json_value
+from ..server.clock import utcnow
 from ..server.expiring import Expiring
 from .i18n import LOCALES
 from .tables import widget_settings, widget_surveys
@@ -208,12 +208,8 @@ def _survey_values(survey: SurveyConfig) -> dict[str, Any]:
         "enabled": survey.enabled,
         "question": survey.question,
         "segments": list(survey.segments),
-        "updated_at": _now(),
+        "updated_at": utcnow(),
     }
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _config(widget: str, row: Any) -> WidgetConfig:
@@ -302,7 +298,7 @@ class WidgetSettings:
             "placement": config.placement,
             "texts": config.texts,
             "colours": config.colours,
-            "updated_at": _now(),
+            "updated_at": utcnow(),
         }
         where = (widget_settings.c.shop_id == shop_id, widget_settings.c.widget == config.widget)
         with self.engine.begin() as conn:

@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 from cx_sdk.analytics.tables import analytics_customer_days, analytics_daily
 from cx_sdk.recommend.tables import rec_history, rec_pairs
 from cx_sdk.server import CreatedShop, Store, cli, follower, parts
+from cx_sdk.server.clock import utcnow
 from cx_sdk.server.handoff import Handoff
 from cx_sdk.server.ingest_rules import prepare
-from cx_sdk.server.store import utcnow
 from cx_sdk.server.tables import projection_backlog
 
 from ..analytics.dataset import week

@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from ...server.clock import utcnow
 from ...server.db import erasure_lock
 from ...server.settings import Settings
-from ...server.store import Store, utcnow
+from ...server.store import Store
 from ...server.tables import integration_state
 from .backfill import BackfillError, backfill, client_for
 from .mapping import MappingError, abandoned_event, parse_time

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ...server.clock import utcnow
 from ...server.http import JSONResponse, problem, read_body
 from ...server.settings import Settings
 from ...server.store import Store
@@ -125,7 +126,7 @@ class ReplayReport:
 def replay(store: Store, shop_id: str, older_than_seconds: float = 60.0) -> ReplayReport:
     """Process again the deliveries that failed, or whose processing never finished (a worker
     killed mid-request), for one shop. WooCommerce will not send them again."""
-    cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=older_than_seconds)
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...events import SCALES, Context, SurveyAnswered, SurveyShown, SurveyType
 from ...privacy import hash_email
+from ...server.clock import naive_utc
 from ...server.store import OrderView, Store
 from ..config import SurveyConfig
 from ..framework import RenderContext
@@ -136,7 +137,7 @@ def choose(
     shown. The same survey about the same order stays visible until answered; any other is
     held back while the customer saw a survey within its cap. A survey limited to personas
     is shown only to customers in one of them."""
-    naive_now = now.replace(tzinfo=None)
+    naive_now = naive_utc(now)
     for survey in surveys:
         if not survey.enabled or not trigger_fired(survey, subject, now):
             continue
@@ -215,7 +216,7 @@ class SurveyWidget:
                         reference=subject.reference,
                         user_id=subject.user_id,
                         order_id=order_id,
-                        shown_at=ctx.now.replace(tzinfo=None),
+                        shown_at=naive_utc(ctx.now),
                     )
                 )
         except IntegrityError:
@@ -294,7 +295,7 @@ def answer(ctx: RenderContext, form: dict[str, str]) -> str:
         claimed = conn.execute(
             update(survey_contacts)
             .where(*where, survey_contacts.c.answered_at.is_(None))
-            .values(answered_at=ctx.now.replace(tzinfo=None), score=score)
+            .values(answered_at=naive_utc(ctx.now), score=score)
         ).rowcount
     if claimed:
         event = SurveyAnswered(
