@@ -116,3 +116,12 @@ def test_a_statement_of_many_rows_is_sqlalchemys_own_without_compiling_it(
 
     assert values(order) == (None if own_order == list(range(3 * count)) else values(own_order))
     assert values(order)[-1] == 7  # type: ignore[index]
+
+
+def test_none_is_bound_as_null_through_the_registered_adapter(store: Store) -> None:
+    with store.begin() as conn:
+        typed = conn.exec_driver_sql(
+            "SELECT ? IS NULL" if store.dialect == "sqlite" else "SELECT %s::text IS NULL",
+            (None,),
+        ).scalar_one()
+    assert typed in (1, True)
