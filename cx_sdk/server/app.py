@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from . import api, ingest, parts
 from .checkpoint import Checkpointer
 from .follower import Follower
+from .group_commit import GroupCommit
 from .http import JSONResponse, problem
 from .openapi import spec
 from .settings import Settings
@@ -174,4 +175,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings = settings
     app.state.store = store
+    # SQLite has one writer: batches arriving meanwhile are stored together.
+    app.state.group_commit = (
+        GroupCommit(store, settings.max_event_bytes) if store.dialect == "sqlite" else None
+    )
     return app

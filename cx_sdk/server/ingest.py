@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
+from .group_commit import GroupCommit
 from .http import JSONResponse, basic_username, parse_json, read_body
 from .settings import Settings
 from .store import Store
@@ -45,21 +46,24 @@ async def _ingest(request: Request, kind: str) -> JSONResponse:
         message = {key: value for key, value in body.items() if key != "writeKey"}
         message.setdefault("type", kind)
         messages = [message]
-    result = await anyio.to_thread.run_sync(
-        store.ingest,
-        shop_id,
-        messages,
-        received,
-        settings.max_event_bytes,
-        limiter=_ingest_limiter(request),
-    )
+    group: GroupCommit | None = request.app.state.group_commit
+    if group is not None:
+        result = await group.ingest(shop_id, messages, received)
+    else:
+        result = await anyio.to_thread.run_sync(
+            store.ingest,
+            shop_id,
+            messages,
+            received,
+            settings.max_event_bytes,
+            limiter=_ingest_limiter(request),
+        )
     status = 400 if result.rejected and not (result.accepted or result.duplicates) else 200
     return JSONResponse(result.as_response(), status_code=status)
 
 
 def _ingest_limiter(request: Request) -> anyio.CapacityLimiter:
-    """Few ingest threads: SQLite has one writer anyway, and 40 threads fighting over the GIL
-    and the write lock stored 40% less than two taking turns."""
+    """A few ingest threads on PostgreSQL (SQLite stores through ``GroupCommit``)."""
     limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "ingest_limiter", None)
     if limiter is None:
         limiter = anyio.CapacityLimiter(request.app.state.settings.ingest_threads)

@@ -521,26 +521,97 @@ class Store:
         for a caller whose events depend on stored state no erase may remove meanwhile:
         what it raises leaves nothing stored, what it writes is stored with the events.
         """
+        job = self._prepare(shop_id, messages, received_at, max_event_bytes)
+        self._store_alone(job, check)
+        return job.result
+
+    def ingest_many(
+        self, calls: Sequence[tuple[str, Sequence[Any], datetime | None]], max_event_bytes: int
+    ) -> list[IngestResult | Exception]:
+        """Several ingest calls ``(shop_id, messages, received_at)`` in one transaction
+        (group commit); per call its result, or what it raised. A commit writes each page it
+        changed once, so batches that share index and profile pages cost less together than
+        one after the other. If the transaction fails, each call is stored alone, so one
+        call's fault is answered to that call only."""
+        prepared: list[_Batch | Exception] = []
+        for shop_id, messages, received_at in calls:
+            try:
+                prepared.append(self._prepare(shop_id, messages, received_at, max_event_bytes))
+            except Exception as error:
+                prepared.append(error)
+        jobs = [job for job in prepared if isinstance(job, _Batch)]
+        try:
+            with self.begin() as conn:
+                written = self._store_batches(conn, jobs)
+        except Exception as error:
+            if len(jobs) == 1:
+                jobs[0].error = error
+            for job in jobs if len(jobs) > 1 else []:
+                try:
+                    self._store_alone(job)
+                except Exception as alone:
+                    job.error = alone
+        else:
+            self._written(written)
+        return [job if isinstance(job, Exception) else job.error or job.result for job in prepared]
+
+    def _store_alone(self, job: _Batch, check: Callable[[Connection], None] | None = None) -> None:
+        with self.begin() as conn:
+            if check is not None:
+                check(conn)
+            written = self._store_batches(conn, [job])
+        self._written(written)
+
+    def _prepare(
+        self,
+        shop_id: str,
+        messages: Sequence[Any],
+        received_at: datetime | None,
+        max_event_bytes: int,
+    ) -> _Batch:
         shop = self.cached_shop(shop_id)
         if shop is None:
             raise KeyError(shop_id)
         received = naive_utc(received_at) if received_at else utcnow()
-        result = IngestResult()
-        ready: dict[str, Prepared] = {}
+        job = _Batch(shop_id)
         for raw in messages:
             outcome = prepare(raw, received, store_pii=shop.store_pii, max_bytes=max_event_bytes)
             if isinstance(outcome, dict):
-                result.rejected.append(outcome)
+                job.result.rejected.append(outcome)
             elif outcome.no_consent:
-                result.no_consent.append(outcome.message_id)
-            elif outcome.message_id in ready:
-                result.duplicates.append(outcome.message_id)
+                job.result.no_consent.append(outcome.message_id)
+            elif outcome.message_id in job.ready:
+                job.result.duplicates.append(outcome.message_id)
             else:
-                ready[outcome.message_id] = outcome
-        deferred = False
-        with self.begin() as conn:
-            if check is not None:
-                check(conn)
+                job.ready[outcome.message_id] = outcome
+        return job
+
+    def _written(self, written: list[tuple[_Batch, list[str], list[str], list[Any]]]) -> None:
+        """After the commit: answer each batch, hand its events to the follower."""
+        for job, accepted, duplicates, handed in written:
+            job.result.accepted = accepted
+            job.result.duplicates += duplicates
+            if handed:
+                # Committed: from here on the follower may claim them.
+                self.handoff.put(handed)
+
+    def _store_batches(
+        self, conn: Connection, jobs: list[_Batch]
+    ) -> list[tuple[_Batch, list[str], list[str], list[Any]]]:
+        """Store the batches' events with their identities, profiles and projections, one
+        shop at a time; per batch, what was accepted, what was a duplicate and the
+        ``(id, event)`` pairs the follower is handed."""
+        written: list[tuple[_Batch, list[str], list[str], list[Any]]] = []
+        by_shop: dict[str, list[_Batch]] = {}
+        for job in jobs:
+            by_shop.setdefault(job.shop_id, []).append(job)
+        for shop_id, batches in by_shop.items():
+            # A messageId in two batches of a group is the first one's, as it would be if
+            # they were committed one after the other.
+            ready: dict[str, Prepared] = {}
+            for job in batches:
+                for message_id, item in job.ready.items():
+                    ready.setdefault(message_id, item)
             inserted = self._insert_new(
                 conn,
                 events,
@@ -548,19 +619,26 @@ class Store:
                 ("shop_id", "message_id"),
             )
             fresh = [item for item in ready.values() if item.message_id in inserted]
-            result.accepted = [item.message_id for item in fresh]
-            result.duplicates += [mid for mid in ready if mid not in inserted]
+            deferred = False
             if fresh:
                 self._link_identities(conn, shop_id, fresh)
                 self._update_profiles(conn, shop_id, fresh)
                 projections.project(conn, shop_id, fresh, self.upsert)
                 deferred = self._hand_to_parts(conn, shop_id, fresh, inserted)
-            if result.no_consent:
-                self._bump(conn, shop_id, "dropped_no_consent", len(result.no_consent))
-        if deferred:
-            # Committed: from here on the follower may claim them.
-            self.handoff.put((inserted[item.message_id], item) for item in fresh)
-        return result
+            dropped = sum(len(job.result.no_consent) for job in batches)
+            if dropped:
+                self._bump(conn, shop_id, "dropped_no_consent", dropped)
+            for job in batches:
+                mine = [
+                    message_id
+                    for message_id, item in job.ready.items()
+                    if message_id in inserted and ready[message_id] is item
+                ]
+                handed = [(inserted[mid], job.ready[mid]) for mid in mine] if deferred else []
+                kept = set(mine)
+                duplicates = [mid for mid in job.ready if mid not in kept]
+                written.append((job, mine, duplicates, handed))
+        return written
 
     def _hand_to_parts(
         self, conn: Connection, shop_id: str, fresh: list[Prepared], ids: dict[str, int]
@@ -1180,6 +1258,16 @@ class Store:
                     if row is not None:
                         return True
         return False
+
+
+@dataclass(eq=False)
+class _Batch:
+    """One ingest call's prepared events on their way to the writer."""
+
+    shop_id: str
+    ready: dict[str, Prepared] = field(default_factory=dict)
+    result: IngestResult = field(default_factory=IngestResult)
+    error: Exception | None = None
 
 
 class _Writer:
