@@ -175,8 +175,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings = settings
     app.state.store = store
-    # SQLite has one writer: batches arriving meanwhile are stored together.
-    app.state.group_commit = (
-        GroupCommit(store, settings.max_event_bytes) if store.dialect == "sqlite" else None
-    )
+    app.state.group_commit = GroupCommit(store, settings.max_event_bytes)
     return app

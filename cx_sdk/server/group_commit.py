@@ -1,10 +1,12 @@
-"""Group commit: ingest requests that arrive while a group is being stored are stored together.
+"""Group commit: ingest requests that arrive while a transaction is being stored are stored
+together in the next one.
 
-SQLite has one writer, so batches wait for it in any case; here they wait on the event loop
-instead of in threads, and the next transaction takes every batch that arrived meanwhile
-(``Store.ingest_many``). A lone request is stored at once; under load a commit carries several
-batches and writes the index and profile pages they share once. One thread stores: two
-threads taking turns at the writer cost more in switching than they gained by overlapping.
+Batches wait on the event loop instead of in threads, and each transaction takes every batch
+that arrived meanwhile (``Store.ingest_many``). A lone request is stored at once; under load one
+commit carries several batches: SQLite writes the index and profile pages they share to its log
+once, PostgreSQL flushes its log once. One thread stores: threads taking turns at SQLite's one
+writer cost more in switching than they overlapped, and on PostgreSQL grouped commits stored a
+quarter more than two threads committing side by side (``bench/ingest.py``).
 """
 
 from __future__ import annotations

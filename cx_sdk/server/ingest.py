@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -46,29 +44,10 @@ async def _ingest(request: Request, kind: str) -> JSONResponse:
         message = {key: value for key, value in body.items() if key != "writeKey"}
         message.setdefault("type", kind)
         messages = [message]
-    group: GroupCommit | None = request.app.state.group_commit
-    if group is not None:
-        result = await group.ingest(shop_id, messages, received)
-    else:
-        result = await anyio.to_thread.run_sync(
-            store.ingest,
-            shop_id,
-            messages,
-            received,
-            settings.max_event_bytes,
-            limiter=_ingest_limiter(request),
-        )
+    group: GroupCommit = request.app.state.group_commit
+    result = await group.ingest(shop_id, messages, received)
     status = 400 if result.rejected and not (result.accepted or result.duplicates) else 200
     return JSONResponse(result.as_response(), status_code=status)
-
-
-def _ingest_limiter(request: Request) -> anyio.CapacityLimiter:
-    """A few ingest threads on PostgreSQL (SQLite stores through ``GroupCommit``)."""
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "ingest_limiter", None)
-    if limiter is None:
-        limiter = anyio.CapacityLimiter(request.app.state.settings.ingest_threads)
-        request.app.state.ingest_limiter = limiter
-    return limiter
 
 
 def _merge_envelope(message: Any, context: dict[str, Any] | None, sent_at: Any) -> Any:

@@ -31,9 +31,6 @@ class Settings(BaseModel):
     # SQLite: seconds between WAL checkpoints in a background thread, so that no ingest commit
     # pays for one (server/checkpoint.py); 0 leaves them to SQLite, inside commits.
     checkpoint_seconds: float = Field(0.25, ge=0)
-    # Threads storing batches at once per worker on PostgreSQL; SQLite stores the batches that
-    # arrived meanwhile together, from one thread (``server/group_commit.py``).
-    ingest_threads: int = Field(2, ge=1, le=64)
     # Signs console session cookies; generated per process when unset (sessions then end on
     # restart).
     secret_key: str | None = None
