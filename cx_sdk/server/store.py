@@ -619,21 +619,22 @@ class Store:
                 ("shop_id", "message_id"),
             )
             fresh = [item for item in ready.values() if item.message_id in inserted]
+            accepted = [
+                [mid for mid, item in job.ready.items() if mid in inserted and ready[mid] is item]
+                for job in batches
+            ]
             deferred = False
             if fresh:
                 self._link_identities(conn, shop_id, fresh)
                 self._update_profiles(conn, shop_id, fresh)
                 projections.project(conn, shop_id, fresh, self.upsert)
-                deferred = self._hand_to_parts(conn, shop_id, fresh, inserted)
+                deferred = self._hand_to_parts(
+                    conn, shop_id, fresh, [[inserted[mid] for mid in mine] for mine in accepted]
+                )
             dropped = sum(len(job.result.no_consent) for job in batches)
             if dropped:
                 self._bump(conn, shop_id, "dropped_no_consent", dropped)
-            for job in batches:
-                mine = [
-                    message_id
-                    for message_id, item in job.ready.items()
-                    if message_id in inserted and ready[message_id] is item
-                ]
+            for job, mine in zip(batches, accepted, strict=True):
                 handed = [(inserted[mid], job.ready[mid]) for mid in mine] if deferred else []
                 kept = set(mine)
                 duplicates = [mid for mid in job.ready if mid not in kept]
@@ -641,12 +642,14 @@ class Store:
         return written
 
     def _hand_to_parts(
-        self, conn: Connection, shop_id: str, fresh: list[Prepared], ids: dict[str, int]
+        self, conn: Connection, shop_id: str, fresh: list[Prepared], batches: list[list[int]]
     ) -> bool:
-        """Run the parts' projectors now, or leave the batch to the follower (True).
+        """Run the parts' projectors now, or leave the batches (their event ids, one list per
+        ingest call) to the follower (True).
 
-        Deferred, the batch's event ids go to the backlog in this transaction, so an
-        acknowledged event is projected even if the process dies before the follower ran."""
+        Deferred, the ids go to the backlog in this transaction, so an acknowledged event is
+        projected even if the process dies before the follower ran. One backlog row per call,
+        grouped or not: the follower's pacing and claims count calls."""
         projectors = parts.collect("projectors")
         if not projectors:
             return False
@@ -654,16 +657,14 @@ class Store:
             for projector in projectors:
                 projector(conn, shop_id, fresh, self.upsert)
             return False
-        event_ids = [ids[item.message_id] for item in fresh]  # the follower orders them
-        conn.execute(
-            _BACKLOG,
-            {
-                "shop_id": shop_id,
-                "event_ids": orjson.dumps(event_ids).decode(),
-                "created_at": utcnow(),
-            },
-        )
-        self.backlog_batches += 1
+        created = utcnow()
+        rows = [
+            {"shop_id": shop_id, "event_ids": orjson.dumps(ids).decode(), "created_at": created}
+            for ids in batches
+            if ids
+        ]
+        conn.execute(_BACKLOG, rows)
+        self.backlog_batches += len(rows)
         self.backlog_signal.set()
         return True
 

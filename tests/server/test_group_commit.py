@@ -4,11 +4,14 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
+from sqlalchemy import select
 
 from cx_sdk.server import Store, projections
 from cx_sdk.server.group_commit import GroupCommit
 from cx_sdk.server.store import IngestResult
+from cx_sdk.server.tables import projection_backlog
 
 from .helpers import track
 
@@ -95,3 +98,17 @@ async def test_a_request_that_went_away_still_has_its_batch_stored(sqlite_store:
     stays = await group.ingest(shop, [viewed()], NOW)
     assert len(stays.accepted) == 1
     assert sqlite_store.count_events(shop) == 2
+
+
+def test_each_call_of_a_group_is_its_own_backlog_batch(store: Store) -> None:
+    """The follower paces and claims by calls, grouped or not."""
+    store.defer_projectors = True
+    shop = store.create_shop("Shop").shop.id
+    calls = [[viewed(), viewed()], [viewed()], [viewed(), viewed(), viewed()]]
+    store.ingest_many([(shop, batch, NOW) for batch in calls], 32 * 1024)
+    with store.reading() as conn:
+        rows = conn.execute(
+            select(projection_backlog.c.event_ids).order_by(projection_backlog.c.id)
+        ).scalars()
+        assert [len(orjson.loads(ids)) for ids in rows] == [2, 1, 3]
+    assert store.backlog_batches == 3
