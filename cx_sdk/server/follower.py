@@ -74,6 +74,18 @@ _BY_RANGE = (
 )
 
 
+# Whether the events handed over are still stored, and unchanged: their bodies are not needed.
+_IDS_BY_RANGE = (
+    select(events.c.id, events.c.message_id)
+    .where(
+        events.c.id >= bindparam("low"),
+        events.c.id <= bindparam("high"),
+        events.c.shop_id == bindparam("shop_id"),
+    )
+    .order_by(events.c.id)
+)
+
+
 def _when(value: Any) -> Any:
     """A stored timestamp as SQLAlchemy reads it: the driver gives SQLite's as text."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
@@ -138,17 +150,36 @@ def _load(store: Store, conn: Connection, shop_id: str, ids: Sequence[int]) -> l
     """The events still stored (an erased customer's are gone, and stay unprojected): as this
     process's ingest handed them over (``server/handoff.py``), or read back. Read through the
     driver: SQLAlchemy's result rows cost more than the rest of loading."""
-    read = store.driver_read(_BY_RANGE)
-    wanted = set(ids)
     held = store.handoff.take(ids)
-    found: list[Prepared] = []
+    found: dict[int, Prepared | None] = {}
+    # With events handed over, a first read only says which are still there; bodies are
+    # read for the rest. The id alone could be another worker's event that reused a
+    # rolled-back id: the messageId must match too.
+    _read(store, conn, shop_id, ids, found, held)
+    missing = [event_id for event_id, item in found.items() if item is None]
+    if missing:
+        _read(store, conn, shop_id, missing, found, {})
+    return [item for item in found.values() if item is not None]
+
+
+def _read(
+    store: Store,
+    conn: Connection,
+    shop_id: str,
+    ids: Sequence[int],
+    found: dict[int, Prepared | None],
+    held: dict[int, Prepared],
+) -> None:
+    read = store.driver_read(_IDS_BY_RANGE if held else _BY_RANGE)
+    wanted = set(ids)
     for low, high in runs(ids):
         for row in read.rows(conn, {"shop_id": shop_id, "low": low, "high": high}):
             if row[0] in wanted:
                 item = held.get(row[0])
-                # The id alone could be another worker's event that reused a rolled-back id.
-                found.append(item if item and item.message_id == row[1] else stored(row))
-    return found
+                if item is not None and item.message_id == row[1]:
+                    found[row[0]] = item
+                else:
+                    found[row[0]] = None if held else stored(row)
 
 
 def project_backlog(
