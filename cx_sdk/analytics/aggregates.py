@@ -666,7 +666,8 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
     # of a currency needs each customer's first order in it.
     totals: dict[str, _Lifetime] = {}
     first_in: dict[str, dict[str, str]] = defaultdict(dict)
-    for row in conn.execute(
+    # Unpacked: a Row's attributes are found only after a failed lookup (an AttributeError).
+    for customer, currency, placed, revenue, first_at, last_at in conn.execute(
         select(
             analytics_orders.c.customer,
             analytics_orders.c.currency,
@@ -682,12 +683,12 @@ def _customers(batch: _Batch, keys: set[str]) -> None:
         )
         .group_by(analytics_orders.c.customer, analytics_orders.c.currency)
     ):
-        first, last = _as_date(row.first), _as_date(row.last)
-        first_in[row.customer][row.currency or ""] = first.isoformat()
-        seen = totals.get(row.customer)
-        totals[row.customer] = _Lifetime(
-            orders=int(row.orders) + (seen.orders if seen else 0),
-            revenue=float(row.revenue or 0.0) + (seen.revenue if seen else 0.0),
+        first, last = _as_date(first_at), _as_date(last_at)
+        first_in[customer][currency or ""] = first.isoformat()
+        seen = totals.get(customer)
+        totals[customer] = _Lifetime(
+            orders=int(placed) + (seen.orders if seen else 0),
+            revenue=float(revenue or 0.0) + (seen.revenue if seen else 0.0),
             first=min(first, seen.first) if seen else first,
             last=max(last, seen.last) if seen else last,
         )

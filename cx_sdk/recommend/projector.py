@@ -201,14 +201,16 @@ def _views(conn: Connection, shop_id: str, views: list[Prepared], changes: Chang
     }
     earliest = min(item.timestamp for item in views) - SESSION
     recent: dict[str, dict[str, datetime]] = {}
-    for row in conn.execute(
+    # Unpacked, not ``row.visitor``: a Row finds an attribute only after a failed lookup has
+    # raised an AttributeError, and this reads every recent view of the batch's visitors.
+    for visitor, product_id, viewed_at in conn.execute(
         select(rec_history.c.visitor, rec_history.c.product_id, rec_history.c.last_viewed_at).where(
             rec_history.c.shop_id == shop_id,
             among(conn, rec_history.c.visitor, sorted(visitors)),
             rec_history.c.last_viewed_at >= earliest,
         )
     ):
-        recent.setdefault(row.visitor, {})[row.product_id] = row.last_viewed_at
+        recent.setdefault(visitor, {})[product_id] = viewed_at
     for item in sorted(views, key=lambda i: i.timestamp):
         props = item.wire.get("properties") or {}
         product_id = _text(props.get("product_id"), 200)
