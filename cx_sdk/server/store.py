@@ -546,11 +546,12 @@ class Store:
         except Exception as error:
             if len(jobs) == 1:
                 jobs[0].error = error
-            for job in jobs if len(jobs) > 1 else []:
-                try:
-                    self._store_alone(job)
-                except Exception as alone:
-                    job.error = alone
+            else:
+                for job in jobs:
+                    try:
+                        self._store_alone(job)
+                    except Exception as alone:
+                        job.error = alone
         else:
             self._written(written)
         return [job if isinstance(job, Exception) else job.error or job.result for job in prepared]
