@@ -98,6 +98,8 @@ def product_data(props: dict[str, Any], currency: Any = None) -> dict[str, Any]:
 
 
 _NO_PRODUCT_DATA = dict.fromkeys(product_data({}))
+# Every property product_data reads.
+_PRODUCT_KEYS = (*TEXT_LIMITS, "image_url", "url", "in_stock", "stock", "inventory_quantity")
 
 
 @dataclass
@@ -211,12 +213,21 @@ def _views(conn: Connection, shop_id: str, views: list[Prepared], changes: Chang
         )
     ):
         recent.setdefault(visitor, {})[product_id] = viewed_at
+    # A product's views mostly carry the same data: read it once per distinct set of values.
+    read: dict[tuple[Any, ...], dict[str, Any]] = {}
     for item in sorted(views, key=lambda i: i.timestamp):
         props = item.wire.get("properties") or {}
         product_id = _text(props.get("product_id"), 200)
         if not product_id:
             continue
-        changes.item(product_id, item.timestamp, product_data(props))
+        values = tuple(map(props.get, _PRODUCT_KEYS))
+        # With the types: 1, 1.0 and True are equal keys but not the same price or stock.
+        shape = (*values, *map(type, values))
+        try:
+            data = read.get(shape) or read.setdefault(shape, product_data(props))
+        except TypeError:  # a list or object among them: not a key
+            data = product_data(props)
+        changes.item(product_id, item.timestamp, data)
         visitor = visitor_key(item.user_id, item.anonymous_id)
         if visitor is None:
             continue

@@ -404,3 +404,26 @@ def test_concurrent_ingest_loses_no_increment(store: Store, shop: CreatedShop) -
             rec_pairs.select().where(rec_pairs.c.shop_id == shop_id, rec_pairs.c.product_id == "a")
         ).one()
     assert together.together == 40.0
+
+
+def test_a_batchs_views_keep_each_ones_product_data_by_value_and_type(
+    store: Store, shop: CreatedShop
+) -> None:
+    """Views are read once per distinct product data; 1 and 1.0 are equal but not the same
+    price, and a list among the values is no key."""
+    from cx_sdk.recommend.tables import rec_items
+
+    shop_id = shop.shop.id
+    result = store.ingest(
+        shop_id,
+        [
+            view("s1", "a", 1, price=1, currency="EUR"),
+            view("s2", "a", 2, price=1.0, currency="EUR"),
+            view("s3", "b", 3, price=2, currency="EUR", in_stock=True),
+            view("s4", "b", 4, price=2, currency="EUR", stock=[1]),
+        ],
+    )
+    assert len(result.accepted) == 4
+    with store.engine.connect() as conn:
+        items = {r.product_id: (r.price, r.in_stock) for r in conn.execute(rec_items.select())}
+    assert items == {"a": ("1.0", None), "b": ("2", True)}
