@@ -26,7 +26,7 @@ from ..events import (
     LiveChatMessageSent,
 )
 from ..privacy import hash_email
-from ..server.clock import naive_utc
+from ..server.clock import naive_utc, utcnow
 from ..server.store import Shop, Store
 from ..server.tables import orders
 from ..widgets.tables import survey_contacts
@@ -173,7 +173,7 @@ class Chats:
             "timezone": hours.timezone,
             "hours": hours.as_json(),
             "ask_email": hours.ask_email,
-            "updated_at": naive_utc(datetime.now(UTC)),
+            "updated_at": utcnow(),
         }
         with self.store.engine.begin() as conn:
             done = conn.execute(

@@ -587,7 +587,7 @@ class Store:
                 job.ready[outcome.message_id] = outcome
         return job
 
-    def _written(self, written: list[tuple[_Batch, list[str], list[str], list[Any]]]) -> None:
+    def _written(self, written: list[_Written]) -> None:
         """After the commit: answer each batch, hand its events to the follower."""
         for job, accepted, duplicates, handed in written:
             job.result.accepted = accepted
@@ -596,13 +596,11 @@ class Store:
                 # Committed: from here on the follower may claim them.
                 self.handoff.put(handed)
 
-    def _store_batches(
-        self, conn: Connection, jobs: list[_Batch]
-    ) -> list[tuple[_Batch, list[str], list[str], list[Any]]]:
+    def _store_batches(self, conn: Connection, jobs: list[_Batch]) -> list[_Written]:
         """Store the batches' events with their identities, profiles and projections, one
         shop at a time; per batch, what was accepted, what was a duplicate and the
         ``(id, event)`` pairs the follower is handed."""
-        written: list[tuple[_Batch, list[str], list[str], list[Any]]] = []
+        written: list[_Written] = []
         by_shop: dict[str, list[_Batch]] = {}
         for job in jobs:
             by_shop.setdefault(job.shop_id, []).append(job)
@@ -1270,6 +1268,10 @@ class _Batch:
     ready: dict[str, Prepared] = field(default_factory=dict)
     result: IngestResult = field(default_factory=IngestResult)
     error: Exception | None = None
+
+
+# A stored batch: it, its accepted and duplicate messageIds, the (id, event) pairs handed over.
+_Written = tuple[_Batch, list[str], list[str], list[tuple[int, Prepared]]]
 
 
 class _Writer:
