@@ -92,6 +92,9 @@ def settings() -> Settings:
         key_cache_seconds=0,
         secret_key="test-secret-key",
         public_url="http://testserver",
+        # The follower as a thread: tests that start an application by the hundred would
+        # otherwise start a process each (tests/server/test_follower_process.py covers it).
+        follower_process=False,
     )
 
 

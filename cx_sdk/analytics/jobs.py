@@ -19,7 +19,7 @@ def rescore_shop(store: Store, shop_id: str, on: date | None = None, force: bool
     since = date.fromisoformat(state["day"]) if state.get("day") and not force else None
     if since is not None and since >= day:
         return 0
-    with store.begin() as conn:
+    with store.begin(projections=True) as conn:
         count = aggregates.rescore(conn, shop_id, store.upsert, since, on=day)
     store.put_state(shop_id, STATE_KIND, STATE_KEY, {"day": day.isoformat()})
     return count

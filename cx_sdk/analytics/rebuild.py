@@ -38,7 +38,7 @@ def rebuild(
 ) -> int:
     """Drop the shop's analytics and replay its log; returns the number of events replayed."""
     follower.settle(store, shop_id)
-    with store.begin() as conn:
+    with store.begin(projections=True) as conn:
         for table in TABLES:
             conn.execute(delete(table).where(table.c.shop_id == shop_id))
         last = conn.execute(
@@ -48,7 +48,7 @@ def rebuild(
         return 0
     done, after = 0, 0
     while after < last:
-        with store.begin() as conn:
+        with store.begin(projections=True) as conn:
             erasure_lock(conn, shop_id, exclusive=False)
             rows = conn.execute(
                 select(*follower.STORED)

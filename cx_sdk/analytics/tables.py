@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Index, Integer, String, Table
 
+from ..server.tables import PROJECTION
 from ..server.tables import metadata as metadata
 
 analytics_daily = Table(
@@ -25,6 +26,7 @@ analytics_daily = Table(
     # Lifetime sums (revenue, first orders) before a period read only their metrics' rows,
     # from the index alone.
     Index("ix_analytics_daily_shop_metric_day", "shop_id", "metric", "day", "key", "value"),
+    info=PROJECTION,
 )
 
 # Which funnel steps a customer reached on a day (bit mask, see aggregates.STEPS): distinct
@@ -41,6 +43,7 @@ analytics_customer_days = Table(
     Index("ix_analytics_customer_days_shop_customer", "shop_id", "customer"),
     # A period's funnel reads its days' rows from the index alone.
     Index("ix_analytics_customer_days_shop_day_steps", "shop_id", "day", "customer", "steps"),
+    info=PROJECTION,
 )
 
 analytics_customers = Table(
@@ -61,6 +64,7 @@ analytics_customers = Table(
     Index("ix_analytics_customers_shop_segment", "shop_id", "segment"),
     Index("ix_analytics_customers_shop_last", "shop_id", "last_order_day"),
     Index("ix_analytics_customers_shop_first", "shop_id", "customer", "first_order_day"),
+    info=PROJECTION,
 )
 
 analytics_orders = Table(
@@ -81,6 +85,7 @@ analytics_orders = Table(
     Index("ix_analytics_orders_shop_placed", "shop_id", "placed_at", "customer"),
     Index("ix_analytics_orders_shop_customer", "shop_id", "customer"),
     Index("ix_analytics_orders_shop_checkout", "shop_id", "checkout_id"),
+    info=PROJECTION,
 )
 
 analytics_checkouts = Table(
@@ -94,6 +99,7 @@ analytics_checkouts = Table(
     Column("started_at", DateTime, nullable=False),
     Column("ordered_at", DateTime, nullable=True),
     Index("ix_analytics_checkouts_shop_customer", "shop_id", "customer", "started_at"),
+    info=PROJECTION,
 )
 
 analytics_shipments = Table(
@@ -107,6 +113,7 @@ analytics_shipments = Table(
     Column("promised", Boolean, nullable=False),
     Column("on_time", Boolean, nullable=False),
     Column("delivery_days", Float, nullable=True),
+    info=PROJECTION,
 )
 
 analytics_chats = Table(
@@ -120,6 +127,7 @@ analytics_chats = Table(
     Column("first_response_seconds", Float, nullable=True),
     Column("resolution_seconds", Float, nullable=True),
     Index("ix_analytics_chats_shop_day", "shop_id", "day"),
+    info=PROJECTION,
 )
 
 # One scored comment (survey or chat); the text stays in the event log only.
@@ -136,6 +144,7 @@ analytics_comments = Table(
     Column("score", Float, nullable=False),
     Column("drivers", JSON, nullable=False),
     Index("ix_analytics_comments_shop_day", "shop_id", "day"),
+    info=PROJECTION,
 )
 
 TABLES = (

@@ -41,7 +41,7 @@ def rebuild(store: Store, shop_id: str, progress: Progress | None = None) -> int
         )
     task = progress.add_task(f"shop {shop_id}", total=total) if progress else None
     done = 0
-    with store.begin() as conn:
+    with store.begin(projections=True) as conn:
         erasure_lock(conn, shop_id, exclusive=False)
         clear(conn, shop_id)
         last = (None, 0)

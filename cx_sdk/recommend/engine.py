@@ -19,10 +19,10 @@ from sqlalchemy import Connection, bindparam, select, union_all
 
 from ..server.clock import naive_utc, utcnow
 from ..server.store import Store
-from ..server.tables import counters, identities
+from ..server.tables import identities
 from . import core
 from .projector import BASKETS, VIEW_SESSIONS
-from .tables import rec_history, rec_items, rec_order_items, rec_pairs
+from .tables import rec_history, rec_items, rec_order_items, rec_pairs, rec_totals
 
 STRATEGIES = ("also_bought", "also_viewed", "bestsellers", "recently_viewed", "for_you")
 MAX_SEEDS = 10
@@ -61,8 +61,8 @@ _RELATED: dict[str, tuple[str, Any, str]] = {
     "also_viewed": ("v", rec_items.c.views, VIEW_SESSIONS),
 }
 
-_TOTAL = select(counters.c.value).where(
-    counters.c.shop_id == _SHOP, counters.c.name == bindparam("name")
+_TOTAL = select(rec_totals.c.value).where(
+    rec_totals.c.shop_id == _SHOP, rec_totals.c.name == bindparam("name")
 )
 _POPULAR = {
     kind: select(rec_items.c.product_id, column, rec_items.c.category)

@@ -21,9 +21,8 @@ from ..server.bulk import BulkInsert, insert_for
 from ..server.db import among
 from ..server.ingest_rules import Prepared
 from ..server.projections import Upsert
-from ..server.tables import counters
 from . import core
-from .tables import rec_history, rec_items, rec_order_items, rec_pairs
+from .tables import rec_history, rec_items, rec_order_items, rec_pairs, rec_totals
 
 EVENTS = frozenset({"Product Viewed", "Product Added", "Order Completed", "Order Refunded"})
 # Views of one visitor within this window form a session for "also viewed".
@@ -110,7 +109,7 @@ class Changes:
     pairs: dict[tuple[str, str, str], float] = field(default_factory=dict)
     history: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     orders: list[dict[str, Any]] = field(default_factory=list)
-    # Shop-wide totals in the collector's ``counters``: what the scores divide by.
+    # Shop-wide totals (``rec_totals``): what the scores divide by.
     totals: dict[str, int] = field(default_factory=dict)
 
     def total(self, name: str, amount: int) -> None:
@@ -406,7 +405,7 @@ def _add_history(base: Any) -> Any:
 def _add_totals(base: Any) -> Any:
     return base.on_conflict_do_update(
         index_elements=["shop_id", "name"],
-        set_={"value": counters.c.value + base.excluded.value},
+        set_={"value": rec_totals.c.value + base.excluded.value},
     )
 
 
@@ -442,7 +441,7 @@ def write(conn: Connection, shop_id: str, changes: Changes) -> None:
             conn, [{"shop_id": shop_id, **row} for row in changes.history.values()]
         )
     if changes.totals:
-        _statement(conn, counters, _add_totals).run(
+        _statement(conn, rec_totals, _add_totals).run(
             conn,
             [
                 {"shop_id": shop_id, "name": name, "value": value}
@@ -460,9 +459,9 @@ def clear(conn: Connection, shop_id: str, tables: Iterable[Table] = ()) -> None:
     for table in tables or (rec_pairs, rec_history, rec_order_items, rec_items):
         conn.execute(table.delete().where(table.c.shop_id == shop_id))
     conn.execute(
-        counters.delete().where(
-            counters.c.shop_id == shop_id,
-            counters.c.name.in_([BASKETS, VIEW_SESSIONS, RECOUNT]),
+        rec_totals.delete().where(
+            rec_totals.c.shop_id == shop_id,
+            rec_totals.c.name.in_([BASKETS, VIEW_SESSIONS, RECOUNT]),
         )
     )
 
@@ -470,6 +469,8 @@ def clear(conn: Connection, shop_id: str, tables: Iterable[Table] = ()) -> None:
 def stale_shops(conn: Connection) -> list[str]:
     """Shops whose counts a migration marked for ``cx recs rebuild``."""
     query = (
-        select(counters.c.shop_id).where(counters.c.name == RECOUNT).order_by(counters.c.shop_id)
+        select(rec_totals.c.shop_id)
+        .where(rec_totals.c.name == RECOUNT)
+        .order_by(rec_totals.c.shop_id)
     )
     return list(conn.execute(query).scalars())

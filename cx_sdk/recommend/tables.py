@@ -7,8 +7,21 @@ Counts are kept ready for rendering (a widget reads neighbours, never the event 
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
 
+from ..server.tables import PROJECTION
 from ..server.tables import metadata as metadata
 
 # One row per product: what a card shows and the counts the scores divide by.
@@ -36,6 +49,7 @@ rec_items = Table(
     Index("ix_rec_items_shop_baskets", "shop_id", "baskets"),
     Index("ix_rec_items_shop_views", "shop_id", "views"),
     Index("ix_rec_items_shop_category_trend", "shop_id", "category", "trend"),
+    info=PROJECTION,
 )
 
 # Co-occurrence counts: kind "b" = bought in one order, "v" = viewed in one session.
@@ -48,6 +62,7 @@ rec_pairs = Table(
     Column("other_id", String(200), primary_key=True),
     Column("together", Float, nullable=False),
     Index("ix_rec_pairs_shop_kind_product_together", "shop_id", "kind", "product_id", "together"),
+    info=PROJECTION,
 )
 
 # A visitor's products: views (recently viewed, sessions for "also viewed") and purchases
@@ -65,6 +80,7 @@ rec_history = Table(
     Column("last_viewed_at", DateTime, nullable=True),
     Column("last_bought_at", DateTime, nullable=True),
     Index("ix_rec_history_shop_visitor_viewed", "shop_id", "visitor", "last_viewed_at"),
+    info=PROJECTION,
 )
 
 # What each order held, so a refund can take it back out and "just bought" is excluded.
@@ -79,6 +95,18 @@ rec_order_items = Table(
     Column("placed_at", DateTime, nullable=False),
     Column("refunded", Boolean, nullable=False),
     Index("ix_rec_order_items_shop_user", "shop_id", "user_id"),
+    info=PROJECTION,
+)
+
+# Shop-wide totals the scores divide by (baskets, view sessions) and the mark a migration
+# leaves for ``cx recs rebuild``.
+rec_totals = Table(
+    "rec_totals",
+    metadata,
+    Column("shop_id", String(40), primary_key=True),
+    Column("name", String(50), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    info=PROJECTION,
 )
 
 # The merchant's choices: strategy and count per placement, excluded products.

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from . import api, ingest, parts
 from .checkpoint import Checkpointer
 from .follower import Follower
+from .follower_process import FollowerProcess, separate
 from .group_commit import GroupCommit
 from .http import JSONResponse, problem
 from .openapi import spec
@@ -124,9 +125,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         # Everything loaded so far (modules, metadata, compiled catalogs) lives as long as the
         # process: keep it out of the collector's full passes.
         gc.freeze()
-        follower = Follower(app.state.store) if settings.defer_projections else None
-        if follower is not None:
+        follower: Follower | FollowerProcess | None = None
+        if settings.defer_projections:
+            if settings.follower_process and separate(app.state.store):
+                follower = FollowerProcess(app.state.store)
+            else:
+                follower = Follower(app.state.store)
             follower.start()
+        app.state.follower = follower
         checkpointer = (
             Checkpointer(app.state.store, settings.checkpoint_seconds)
             if app.state.store.dialect == "sqlite" and settings.checkpoint_seconds > 0

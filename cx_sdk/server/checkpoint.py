@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .store import Store
 
+from .db import PROJECTIONS
+
 log = logging.getLogger("cx.checkpoint")
 
 # The writer's own checkpoint threshold while this thread runs (SQLite's default is 1,000
@@ -45,9 +47,14 @@ class Checkpointer:
         """One PASSIVE checkpoint: ``(pages in the log, pages now in the database)``."""
         if self._connection is None:
             self._connection = self.store.engine.raw_connection()
-        cursor = self._connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        driver = self._connection.driver_connection
+        # Each file by name: for "all attached", SQLite leaves the page counts undefined.
+        cursor = driver.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
         _, in_log, done = cursor.fetchone()
         cursor.close()
+        attached = [row[1] for row in driver.execute("PRAGMA database_list")]
+        if PROJECTIONS in attached:
+            driver.execute(f"PRAGMA {PROJECTIONS}.wal_checkpoint(PASSIVE)").close()
         self.last = (int(in_log), int(done))
         return self.last
 

@@ -114,6 +114,26 @@ def _backlog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _follow(args: argparse.Namespace) -> int:
+    """Project the backlog as it grows until SIGTERM or Ctrl-C (``cx serve`` runs one per
+    worker on SQLite; the migrations are the server's to run)."""
+    import logging
+    import signal
+
+    from . import follower
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    store = Store.open(database_url(args.db), migrate=False)
+    following = follower.Follower(store, polling=True)
+    for name in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(name, lambda *_: following.halt())
+    try:
+        following.run()
+    finally:
+        store.close()
+    return 0
+
+
 def _shops_create(args: argparse.Namespace) -> int:
     store = _open(args)
     secrets = None
@@ -245,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backlog.add_argument("--json", action="store_true", help="machine-readable output")
     backlog.set_defaults(func=_backlog)
+    with_db(
+        db_sub.add_parser(
+            "follow",
+            help="project the backlog as it grows (cx serve runs this itself on SQLite)",
+        )
+    ).set_defaults(func=_follow)
 
     shops = sub.add_parser("shops", help="create and list shops")
     shops_sub = shops.add_subparsers(dest="shops_command", required=True, metavar="ACTION")

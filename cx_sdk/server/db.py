@@ -1,7 +1,16 @@
-"""Engines and migrations. SQLite gets WAL and a busy timeout; PostgreSQL is used as is."""
+"""Engines and migrations. SQLite gets WAL and a busy timeout; PostgreSQL is used as is.
+
+A SQLite file database is two files: the core (events, profiles, orders, the backlog …) and
+the projection file beside it (``cx.projections.db``), attached to every connection under
+the name ``projections``, holding the tables marked ``tables.PROJECTION``. SQLite has one
+writer per file: the follower (``follower.py``) writes projections while ingest writes
+events. Table names stay unique across both files, so plain names resolve on either.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,6 +23,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    MetaData,
     String,
     any_,
     bindparam,
@@ -22,11 +32,17 @@ from sqlalchemy import (
     func,
     inspect,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
+from .tables import PROJECTION, follower_cursor, metadata
+
+log = logging.getLogger("cx.db")
 MIGRATIONS = Path(__file__).parent / "migrations"
+PROJECTIONS = "projections"
 
 
 def _json_text(value: Any) -> str:
@@ -77,6 +93,72 @@ def _without_values(context: Any) -> None:
             error.args = (_redacted(error.args[0]), *error.args[1:])
 
 
+def projection_tables() -> list[str]:
+    """The tables kept in the projection file on SQLite."""
+    return [name for name, table in metadata.tables.items() if table.info == PROJECTION]
+
+
+def projections_path(database: str) -> Path:
+    """Where a SQLite file database keeps its projections: ``cx.db`` → ``cx.projections.db``."""
+    path = Path(database)
+    return path.with_name(f"{path.stem}.{PROJECTIONS}{path.suffix or '.db'}")
+
+
+def split(conn: Connection) -> bool:
+    """Whether this SQLite connection has the projection file attached."""
+    if conn.dialect.name != "sqlite":
+        return False
+    names = {row[1] for row in conn.exec_driver_sql("PRAGMA database_list")}
+    return PROJECTIONS in names
+
+
+def lock_projections(conn: Connection) -> None:
+    """Take the projection file's write lock first, on SQLite: a transaction that writes both
+    files takes them in one order (projections, then core), so it can never wait in a cycle
+    with another; the follower takes only this one. A no-op elsewhere."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(update(follower_cursor).values(position=follower_cursor.c.position))
+
+
+_CREATE = re.compile(r'^(CREATE (?:UNIQUE )?(?:TABLE|INDEX))\s+("?)(\w+)\2', re.IGNORECASE)
+
+
+def place_projections(conn: Connection) -> list[str]:
+    """Move every projection table still in the core file (made there by a migration) into
+    the projection file, with its rows and indexes; returns the tables moved. Idempotent."""
+    if not split(conn):
+        return []
+    moved = []
+    for name in projection_tables():
+        found = conn.exec_driver_sql(
+            "SELECT type, sql FROM main.sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+            "ORDER BY type = 'index'",
+            (name,),
+        ).all()
+        if not found:
+            continue
+        there = conn.exec_driver_sql(
+            f"SELECT 1 FROM {PROJECTIONS}.sqlite_master WHERE type = 'table' AND name = ?",  # noqa: S608
+            (name,),
+        ).first()
+        for kind, sql in found:
+            if there is None:
+                conn.exec_driver_sql(_CREATE.sub(rf'\1 {PROJECTIONS}."\3"', sql, count=1))
+            if kind == "table":
+                columns = ", ".join(
+                    f'"{row[1]}"'
+                    for row in conn.exec_driver_sql(f'PRAGMA main.table_info("{name}")')
+                )
+                # Names from the metadata and the file's own schema, not from input.
+                conn.exec_driver_sql(
+                    f'INSERT OR IGNORE INTO {PROJECTIONS}."{name}" ({columns}) '  # noqa: S608
+                    f'SELECT {columns} FROM main."{name}"'
+                )
+        conn.exec_driver_sql(f'DROP TABLE main."{name}"')
+        moved.append(name)
+    return moved
+
+
 def erasure_lock(conn: Connection, shop_id: str, *, exclusive: bool) -> None:
     """On PostgreSQL, a lock on the shop until the transaction ends that erasing takes alone
     and projecting (the follower, the rebuilds) shares: a projection that read a customer's
@@ -107,13 +189,23 @@ def make_engine(url: str, **options: Any) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
+    projections = (
+        None
+        if not parsed.database or parsed.database == ":memory:"
+        else str(projections_path(parsed.database))
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        # WAL + NORMAL: a committed transaction survives the process being killed.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        schemas = ["main"]
+        if projections is not None:
+            cursor.execute(f"ATTACH DATABASE ? AS {PROJECTIONS}", (projections,))
+            schemas.append(PROJECTIONS)
+        for schema in schemas:
+            # WAL + NORMAL: a committed transaction survives the process being killed.
+            cursor.execute(f"PRAGMA {schema}.journal_mode=WAL")
+            cursor.execute(f"PRAGMA {schema}.synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -131,9 +223,71 @@ def _config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (idempotent; run on every start)."""
     with engine.begin() as connection:
+        if split(connection) and not inspect(connection).has_table("alembic_version"):
+            _discard_projections(connection)
         config = _config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        # Migrations create and rebuild tables in the core file, whatever they hold.
+        place_projections(connection)
+        if revision == "head":
+            _missing_projections(connection)
+            _check_cursor(connection)
+
+
+def _projection_file_tables(conn: Connection) -> set[str]:
+    query = f"SELECT name FROM {PROJECTIONS}.sqlite_master WHERE type = 'table'"  # noqa: S608
+    return {row[0] for row in conn.exec_driver_sql(query)}
+
+
+def _discard_projections(conn: Connection) -> None:
+    """A new core file beside an old projection file (the core deleted to start over): the
+    old projections describe events this database never had."""
+    stale = _projection_file_tables(conn)
+    if stale:
+        log.warning("a projection file without its core database was emptied: %s", PROJECTIONS)
+    for name in stale:
+        conn.exec_driver_sql(f'DROP TABLE {PROJECTIONS}."{name}"')
+
+
+def _check_cursor(conn: Connection) -> None:
+    """A cursor past every backlog id the core ever handed out means the two files do not
+    belong together (one restored from an older backup): the cursor is set back, so that new
+    batches are projected, and the merchant is told to rebuild."""
+    if not split(conn):
+        return
+    issued = conn.exec_driver_sql(
+        "SELECT seq FROM main.sqlite_sequence WHERE name = 'projection_backlog'"
+    ).scalar()
+    position = conn.execute(select(follower_cursor.c.position)).scalar()
+    if position is not None and position > (issued or 0):
+        log.warning(
+            "the projection file is ahead of the core database (restored separately?): "
+            "`cx analytics rebuild` and `cx recs rebuild` make them agree again"
+        )
+        conn.execute(update(follower_cursor).values(position=issued or 0))
+
+
+def _missing_projections(conn: Connection) -> None:
+    """A core file whose projection file was lost (not copied with it, say): its projections
+    start again empty, to be rebuilt (``cx analytics rebuild``, ``cx recs rebuild``)."""
+    if not split(conn):
+        return
+    there = _projection_file_tables(conn)
+    lost = [name for name in projection_tables() if name not in there]
+    if not lost:
+        return
+    log.warning(
+        "the projection file %s lacked %s: created empty; `cx analytics rebuild` and "
+        "`cx recs rebuild` fill them from the events",
+        PROJECTIONS,
+        ", ".join(lost),
+    )
+    copy = MetaData()
+    for name in lost:
+        metadata.tables[name].to_metadata(copy, schema=PROJECTIONS)
+    copy.create_all(conn)
+    conn.execute(sqlite_insert(follower_cursor).values(id=1, position=0).on_conflict_do_nothing())
 
 
 def current_revision(engine: Engine) -> str | None:

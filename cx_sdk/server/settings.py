@@ -28,6 +28,9 @@ class Settings(BaseModel):
     # The analytics and recommendations projectors follow ingest in a background thread
     # (server/follower.py) instead of delaying every acknowledgement; false runs them inline.
     defer_projections: bool = True
+    # SQLite files: the follower runs as a process of its own beside each worker
+    # (server/follower_process.py), on another core than ingest; false keeps it a thread.
+    follower_process: bool = True
     # SQLite: seconds between WAL checkpoints in a background thread, so that no ingest commit
     # pays for one (server/checkpoint.py); 0 leaves them to SQLite, inside commits.
     checkpoint_seconds: float = Field(0.25, ge=0)

@@ -34,7 +34,7 @@ from sqlalchemy import (
 
 from ..events.fields import timestamp_to_wire
 from ..privacy import hash_email
-from . import db, parts, projections
+from . import db, follower, parts, projections
 from .bulk import BulkInsert, PointRead, insert_for
 from .clock import naive_utc, utcnow
 from .expiring import Expiring
@@ -162,6 +162,8 @@ def _order_by_ref(*columns: Any, refs: int = 1) -> Any:
 # Built once: building a statement costs more than running it against SQLite.
 _SHOP = select(shops).where(shops.c.id == bindparam("shop"))
 _BACKLOG = projection_backlog.insert()
+# Every this many batches, ingest deletes the backlog rows the follower has passed (SQLite).
+PRUNE_EVERY = 100
 _ORDER = _order_by_ref(*orders.c)
 _HEAD_COLUMNS = (orders.c.order_id, orders.c.user_id, orders.c.email_hash, orders.c.revision)
 # By how many references a shopper's input may name an order ("1001" or "#1001"): one read.
@@ -230,6 +232,8 @@ class Store:
         self.backlog_signal = threading.Event()
         self.backlog_batches = 0  # batches this process deferred (the follower's pacing)
         self.handoff = Handoff()
+        # False while the follower runs in a process of its own (``cx serve`` on SQLite).
+        self.hand_over = True
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -302,10 +306,11 @@ class Store:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def begin(self) -> Any:
+    def begin(self, projections: bool = False) -> Any:
         """A write transaction (one at a time per process on SQLite), for parts that keep their
-        own aggregates outside ingest: rebuilds and periodic jobs."""
-        return _Writer(self)
+        own aggregates outside ingest: rebuilds and periodic jobs. ``projections``: it writes
+        projection tables, whose file's lock it takes first (``db.lock_projections``)."""
+        return _Writer(self, projections)
 
     def _bulk(
         self, shape: str, table: Table, finish: Callable[[Any], Any] = lambda base: base
@@ -541,7 +546,7 @@ class Store:
                 prepared.append(error)
         jobs = [job for job in prepared if isinstance(job, _Batch)]
         try:
-            with self.begin() as conn:
+            with self.begin(projections=not self.defer_projectors) as conn:
                 written = self._store_batches(conn, jobs)
         except Exception as error:
             if len(jobs) == 1:
@@ -557,7 +562,7 @@ class Store:
         return [job if isinstance(job, Exception) else job.error or job.result for job in prepared]
 
     def _store_alone(self, job: _Batch, check: Callable[[Connection], None] | None = None) -> None:
-        with self.begin() as conn:
+        with self.begin(projections=not self.defer_projectors) as conn:
             if check is not None:
                 check(conn)
             written = self._store_batches(conn, [job])
@@ -592,7 +597,7 @@ class Store:
         for job, accepted, duplicates, handed in written:
             job.result.accepted = accepted
             job.result.duplicates += duplicates
-            if handed:
+            if handed and self.hand_over:
                 # Committed: from here on the follower may claim them.
                 self.handoff.put(handed)
 
@@ -663,7 +668,12 @@ class Store:
             if ids
         ]
         conn.execute(_BACKLOG, rows)
-        self.backlog_batches += len(rows)
+        before, self.backlog_batches = self.backlog_batches, self.backlog_batches + len(rows)
+        if (
+            self.dialect == "sqlite"
+            and before // PRUNE_EVERY != self.backlog_batches // PRUNE_EVERY
+        ):
+            follower.prune_rows(conn)
         self.backlog_signal.set()
         return True
 
@@ -1195,7 +1205,7 @@ class Store:
         if not user_id and not email:
             raise ValueError("user_id or email is required")
         counts: dict[str, int] = {}
-        with self.begin() as conn:
+        with self.begin(projections=True) as conn:
             db.erasure_lock(conn, shop_id, exclusive=True)
             user_ids, anonymous, order_ids = self._subject(conn, shop_id, user_id, email)
             for table in reversed(self._customer_tables()):
@@ -1224,7 +1234,7 @@ class Store:
     def erase_shop(self, shop_id: str) -> dict[str, int]:
         """Delete the shop and everything it owns (Shopify's shop/redact)."""
         counts: dict[str, int] = {}
-        with self.begin() as conn:
+        with self.begin(projections=True) as conn:
             db.erasure_lock(conn, shop_id, exclusive=True)
             for table in reversed(metadata.sorted_tables):
                 if "shop_id" in table.c:
@@ -1277,8 +1287,9 @@ _Written = tuple[_Batch, list[str], list[str], list[tuple[int, Prepared]]]
 class _Writer:
     """A transaction, serialised per process on SQLite."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, projections: bool) -> None:
         self.store = store
+        self.projections = projections
         self._context: Any = None
 
     def __enter__(self) -> Connection:
@@ -1297,6 +1308,12 @@ class _Writer:
         except BaseException:
             lock.release()
             raise
+        if self.projections:
+            try:
+                db.lock_projections(connection)
+            except BaseException as error:
+                self.__exit__(type(error), error, error.__traceback__)
+                raise
         return connection
 
     def __exit__(self, *exc: Any) -> None:

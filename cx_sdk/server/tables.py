@@ -36,6 +36,11 @@ metadata = MetaData(
     }
 )
 
+# A table built from the event stream by the parts' projectors: on SQLite it lives in the
+# projection file beside the core one (``db.make_engine``), so the follower process writes it
+# while ingest writes the core file.
+PROJECTION = {"projection": True}
+
 # Integer primary keys that stay autoincrementing on SQLite and BIGINT on PostgreSQL.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -224,8 +229,11 @@ privacy_requests = Table(
 )
 
 # Batches of stored events the parts' projectors (analytics, recommendations) have yet to see:
-# ingest adds one row per batch in its own transaction, the follower claims and deletes it in
-# the transaction that projects it, so every batch is projected exactly once.
+# ingest adds one row per batch in its own transaction. On PostgreSQL the follower claims and
+# deletes rows in the transaction that projects them; on SQLite it moves ``follower_cursor``
+# past them (it never writes the core file) and ingest deletes them later. Either way every
+# batch is projected exactly once. AUTOINCREMENT: an id below the cursor is never handed out
+# again once its row is gone.
 projection_backlog = Table(
     "projection_backlog",
     metadata,
@@ -233,10 +241,31 @@ projection_backlog = Table(
     Column("shop_id", String(40), nullable=False),
     Column("event_ids", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
-    # Failed projections of this batch alone; at follower.MAX_ATTEMPTS it is set aside.
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("last_error", Text, nullable=True),
     Index("ix_projection_backlog_shop", "shop_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The last backlog id the follower projected (one row; stays 0 on PostgreSQL, which deletes
+# what it claims). Beside the projections, so both commit together.
+follower_cursor = Table(
+    "follower_cursor",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, nullable=False),
+    info=PROJECTION,
+)
+
+# Failed projections of one backlog batch on its own; at follower.MAX_ATTEMPTS it is set aside
+# (kept, no longer claimed) until ``cx db backlog --retry``.
+projection_failures = Table(
+    "projection_failures",
+    metadata,
+    Column("backlog_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("shop_id", String(40), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("failed_at", DateTime, nullable=False),
+    info=PROJECTION,
 )
 
 # Optional parts keep their tables next to their code and register them on this metadata when

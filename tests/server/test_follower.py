@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
@@ -20,7 +20,6 @@ from cx_sdk.server import CreatedShop, Store, cli, follower, parts
 from cx_sdk.server.clock import utcnow
 from cx_sdk.server.handoff import Handoff
 from cx_sdk.server.ingest_rules import prepare
-from cx_sdk.server.tables import projection_backlog
 
 from ..analytics.dataset import week
 from ..recommend.test_engine import order
@@ -50,8 +49,8 @@ def _prepared() -> Any:
 
 
 def _backlog(store: Store) -> int:
-    with store.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(projection_backlog)).scalar_one())
+    """Batches still to project (on SQLite, rows behind the cursor wait for ingest to prune)."""
+    return follower.backlog(store)[0]
 
 
 def _ingest_in_batches(store: Store, shop_id: str, messages: list[dict[str, Any]]) -> None:
@@ -285,11 +284,18 @@ def test_a_claim_projects_its_shops_batches_and_not_the_events_between_them(stor
         assert not store.ingest(shop.shop.id, [_view(user, product)]).rejected
 
     # The first shop's two batches lie around the second shop's in the event ids.
-    assert follower.project_backlog(store, first.shop.id, limit=2) == 2
-    assert _viewed(store, first.shop.id) == {("u:u1", "p1"), ("u:u3", "p3")}
-    assert _viewed(store, second.shop.id) == set()
+    if store.dialect == "sqlite":
+        # The cursor passes batches in id order, whoever asks: the second shop's comes along.
+        assert follower.project_backlog(store, first.shop.id, limit=2) == 2
+        assert _viewed(store, first.shop.id) == {("u:u1", "p1")}
+        assert _viewed(store, second.shop.id) == {("u:u2", "p2")}
+    else:
+        assert follower.project_backlog(store, first.shop.id, limit=2) == 2
+        assert _viewed(store, first.shop.id) == {("u:u1", "p1"), ("u:u3", "p3")}
+        assert _viewed(store, second.shop.id) == set()
 
     follower.drain(store)
+    assert _viewed(store, first.shop.id) == {("u:u1", "p1"), ("u:u3", "p3")}
     assert _viewed(store, second.shop.id) == {("u:u2", "p2")}
 
 
