@@ -9,11 +9,12 @@ collector on this machine, with this generator, can reach. cx additionally authe
 validates every event against the catalog, dedupes, stores and updates projections.
 
 cx answers once the events and the core projections are stored; the analytics and
-recommendations projectors follow from a backlog (``server/follower.py``). "projected/s" counts
-until that backlog is empty too, and the inline row runs them inside ingest
-(``CX_DEFER_PROJECTIONS=false``) for comparison. "server CPU" is the server process's own CPU
-time per event over the load and the backlog's drain (Linux): a sink that needs a few µs per
-event is not the limit of its own rate, the load generator is.
+recommendations projectors follow from a backlog (``server/follower.py``; on SQLite in a child
+process of the server). "projected/s" counts until that backlog is empty too, and the inline
+row runs them inside ingest (``CX_DEFER_PROJECTIONS=false``) for comparison. "server CPU" is the
+CPU time per event of the server process and its follower process over the load and the
+backlog's drain (Linux): a sink that needs a few µs per event is not the limit of its own
+rate, the load generator is.
 """
 
 from __future__ import annotations
@@ -126,24 +127,28 @@ def load(url: str, key: str, bodies_path: str, concurrency: int) -> None:
 
 
 def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a process so far (Linux ``/proc``; None elsewhere)."""
+    """User + system CPU so far of a process and its live children (the follower process of
+    ``cx serve`` on SQLite); Linux ``/proc``, None elsewhere."""
     try:
         with open(f"/proc/{pid}/stat") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            children = [int(child) for child in handle.read().split()]
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_seconds(child) or 0.0 for child in children)
 
 
 def _backlog(database: str) -> int:
-    from sqlalchemy import create_engine, text
+    """Batches the projectors have yet to see."""
+    from cx_sdk.server import Store, follower
 
-    engine = create_engine(database)
+    store = Store.open(database, migrate=False)
     try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM projection_backlog")).scalar_one())
+        return follower.backlog(store)[0]
     finally:
-        engine.dispose()
+        store.close()
 
 
 def measure(

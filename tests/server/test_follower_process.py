@@ -18,7 +18,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from cx_sdk.recommend.tables import rec_history, rec_pairs
-from cx_sdk.server import Store, follower, parts
+from cx_sdk.server import CreatedShop, Store, follower, parts
 from cx_sdk.server.app import create_app
 from cx_sdk.server.follower_process import FollowerProcess
 from cx_sdk.server.settings import Settings
@@ -173,6 +173,15 @@ def _alive(pid: int) -> bool:
         return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _post_and_see_projected(
+    client: TestClient, store: Store, shop: CreatedShop, order_id: str, pair: tuple[str, str]
+) -> None:
+    batch = [order(order_id, f"u{order_id}", list(pair))]
+    response = client.post("/v1/batch", json={"batch": batch}, headers=basic(shop.write_key))
+    assert response.status_code == 200, response.text
+    _eventually(lambda: pair in _pairs(store, shop.shop.id))
+
+
 def test_the_served_collector_follows_in_a_process_of_its_own_and_restarts_it(
     deferring: Store, url: str
 ) -> None:
@@ -185,24 +194,12 @@ def test_the_served_collector_follows_in_a_process_of_its_own_and_restarts_it(
         assert isinstance(process, FollowerProcess)
         assert process.pid is not None and process.pid != os.getpid()
         first = process.pid
-        response = client.post(
-            "/v1/batch",
-            json={"batch": [order("1", "u1", ["a", "b"])]},
-            headers=basic(shop.write_key),
-        )
-        assert response.status_code == 200, response.text
-        _eventually(lambda: ("a", "b") in _pairs(deferring, shop.shop.id))
+        _post_and_see_projected(client, deferring, shop, "1", ("a", "b"))
         assert len(store.handoff) == 0
 
         os.kill(first, signal.SIGKILL)
         _eventually(lambda: process.pid != first and _alive(process.pid))
-        response = client.post(
-            "/v1/batch",
-            json={"batch": [order("2", "u2", ["c", "d"])]},
-            headers=basic(shop.write_key),
-        )
-        assert response.status_code == 200, response.text
-        _eventually(lambda: ("c", "d") in _pairs(deferring, shop.shop.id))
+        _post_and_see_projected(client, deferring, shop, "2", ("c", "d"))
         last = process.pid
     assert last is not None
     _eventually(lambda: not _alive(last), 10)

@@ -131,6 +131,23 @@ def _pairs(store: Store) -> int:
         return int(conn.execute(text("SELECT count(*) FROM rec_pairs")).scalar_one())
 
 
+def _reopened(url: str, caplog: pytest.LogCaptureFixture, gone: Path | None = None) -> Store:
+    """The database opened again, its file ``gone`` (with its log) deleted first."""
+    if gone is not None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{gone}{suffix}").unlink(missing_ok=True)
+    with caplog.at_level(logging.WARNING, logger="cx.db"):
+        return Store.open(url)
+
+
+def _projects_a_new_batch(store: Store, shop: str) -> None:
+    store.defer_projectors = True
+    store.ingest(shop, [order("2", "u2", ["c", "d"])])
+    assert follower.drain(store) == 1
+    assert _pairs(store) > 0
+    store.close()
+
+
 def test_a_projection_file_left_from_a_deleted_database_is_emptied(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -138,10 +155,7 @@ def test_a_projection_file_left_from_a_deleted_database_is_emptied(
     store, _ = _shop_with_projections(url)
     assert _pairs(store) > 0
     store.close()
-    for name in ("cx.db", "cx.db-wal", "cx.db-shm"):
-        (tmp_path / name).unlink(missing_ok=True)
-    with caplog.at_level(logging.WARNING, logger="cx.db"):
-        store = Store.open(url)
+    store = _reopened(url, caplog, tmp_path / "cx.db")
     assert "emptied" in caplog.text
     assert _pairs(store) == 0
     store.close()
@@ -153,17 +167,10 @@ def test_a_lost_projection_file_is_made_again_empty(
     url = f"sqlite:///{tmp_path / 'cx.db'}"
     store, shop = _shop_with_projections(url)
     store.close()
-    for name in ("cx.projections.db", "cx.projections.db-wal", "cx.projections.db-shm"):
-        (tmp_path / name).unlink(missing_ok=True)
-    with caplog.at_level(logging.WARNING, logger="cx.db"):
-        store = Store.open(url)
+    store = _reopened(url, caplog, tmp_path / "cx.projections.db")
     assert "rec_pairs" in caplog.text and "rebuild" in caplog.text
     assert _pairs(store) == 0
-    store.defer_projectors = True
-    store.ingest(shop, [order("2", "u2", ["c", "d"])])
-    assert follower.drain(store) == 1
-    assert _pairs(store) > 0
-    store.close()
+    _projects_a_new_batch(store, shop)
 
 
 def test_a_cursor_ahead_of_the_core_database_is_set_back(
@@ -174,10 +181,6 @@ def test_a_cursor_ahead_of_the_core_database_is_set_back(
     with store.begin(projections=True) as conn:
         conn.execute(text("UPDATE follower_cursor SET position = 1000"))
     store.close()
-    with caplog.at_level(logging.WARNING, logger="cx.db"):
-        store = Store.open(url)
+    store = _reopened(url, caplog)
     assert "ahead of the core database" in caplog.text
-    store.defer_projectors = True
-    store.ingest(shop, [order("2", "u2", ["c", "d"])])
-    assert follower.drain(store) == 1
-    store.close()
+    _projects_a_new_batch(store, shop)
