@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
-from .tables import PROJECTION, follower_cursor, metadata
+from .tables import follower_cursor, metadata
 
 log = logging.getLogger("cx.db")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -95,7 +95,7 @@ def _without_values(context: Any) -> None:
 
 def projection_tables() -> list[str]:
     """The tables kept in the projection file on SQLite."""
-    return [name for name, table in metadata.tables.items() if table.info == PROJECTION]
+    return [name for name, table in metadata.tables.items() if table.info.get("projection")]
 
 
 def projections_path(database: str) -> Path:
