@@ -42,7 +42,11 @@ class FollowerProcess:
         url = self.store.engine.url.render_as_string(hide_password=False)
         # The URL through the environment: a command line is visible to every user.
         env = {**os.environ, "CX_DATABASE_URL": url}
-        return subprocess.Popen([sys.executable, "-m", "cx_sdk.cli", "db", "follow"], env=env)
+        # A session of its own: Ctrl-C in the terminal reaches the server, which stops the
+        # child itself (the child also ends when it finds its parent gone).
+        return subprocess.Popen(
+            [sys.executable, "-m", "cx_sdk.cli", "db", "follow"], env=env, start_new_session=True
+        )
 
     def start(self) -> None:
         # Events handed over in this process would wait for a follower that never takes them.
