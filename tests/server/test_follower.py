@@ -285,9 +285,10 @@ def test_a_claim_projects_its_shops_batches_and_not_the_events_between_them(stor
 
     # The first shop's two batches lie around the second shop's in the event ids.
     if store.dialect == "sqlite":
-        # The cursor passes batches in id order, whoever asks: the second shop's comes along.
-        assert follower.project_backlog(store, first.shop.id, limit=2) == 2
-        assert _viewed(store, first.shop.id) == {("u:u1", "p1")}
+        # The cursor passes batches in id order, whoever asks: one claim takes all three, and
+        # the first shop's id range around the second shop's event reads only its own.
+        assert follower.project_backlog(store, first.shop.id, limit=3) == 3
+        assert _viewed(store, first.shop.id) == {("u:u1", "p1"), ("u:u3", "p3")}
         assert _viewed(store, second.shop.id) == {("u:u2", "p2")}
     else:
         assert follower.project_backlog(store, first.shop.id, limit=2) == 2
