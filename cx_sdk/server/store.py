@@ -597,7 +597,7 @@ class Store:
         for job, accepted, duplicates, handed in written:
             job.result.accepted = accepted
             job.result.duplicates += duplicates
-            if handed and self.hand_over:
+            if handed:
                 # Committed: from here on the follower may claim them.
                 self.handoff.put(handed)
 
@@ -639,7 +639,11 @@ class Store:
             if dropped:
                 self._bump(conn, shop_id, "dropped_no_consent", dropped)
             for job, mine in zip(batches, accepted, strict=True):
-                handed = [(inserted[mid], job.ready[mid]) for mid in mine] if deferred else []
+                handed = (
+                    [(inserted[mid], job.ready[mid]) for mid in mine]
+                    if deferred and self.hand_over
+                    else []
+                )
                 kept = set(mine)
                 duplicates = [mid for mid in job.ready if mid not in kept]
                 written.append((job, mine, duplicates, handed))
