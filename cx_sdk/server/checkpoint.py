@@ -37,6 +37,7 @@ class Checkpointer:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._connection: Any = None
+        self._projections = False  # whether its connection has the projection file attached
 
     def start(self) -> None:
         self.store.autocheckpoint_pages = FALLBACK_PAGES
@@ -47,13 +48,14 @@ class Checkpointer:
         """One PASSIVE checkpoint: ``(pages in the log, pages now in the database)``."""
         if self._connection is None:
             self._connection = self.store.engine.raw_connection()
+            listed = self._connection.driver_connection.execute("PRAGMA database_list")
+            self._projections = PROJECTIONS in {row[1] for row in listed}
         driver = self._connection.driver_connection
         # Each file by name: for "all attached", SQLite leaves the page counts undefined.
         cursor = driver.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
         _, in_log, done = cursor.fetchone()
         cursor.close()
-        attached = [row[1] for row in driver.execute("PRAGMA database_list")]
-        if PROJECTIONS in attached:
+        if self._projections:
             driver.execute(f"PRAGMA {PROJECTIONS}.wal_checkpoint(PASSIVE)").close()
         self.last = (int(in_log), int(done))
         return self.last

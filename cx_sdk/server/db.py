@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from .tables import follower_cursor, metadata
 
@@ -98,9 +98,13 @@ def projection_tables() -> list[str]:
     return [name for name, table in metadata.tables.items() if table.info.get("projection")]
 
 
-def projections_path(database: str) -> Path:
-    """Where a SQLite file database keeps its projections: ``cx.db`` → ``cx.projections.db``."""
-    path = Path(database)
+def projection_file(url: str | URL) -> Path | None:
+    """Where a SQLite file database keeps its projections (``cx.db`` → ``cx.projections.db``);
+    None for an in-memory database or another engine, which keep them with the rest."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
     return path.with_name(f"{path.stem}.{PROJECTIONS}{path.suffix or '.db'}")
 
 
@@ -126,8 +130,6 @@ _CREATE = re.compile(r'^(CREATE (?:UNIQUE )?(?:TABLE|INDEX))\s+("?)(\w+)\2', re.
 def place_projections(conn: Connection) -> list[str]:
     """Move every projection table still in the core file (made there by a migration) into
     the projection file, with its rows and indexes; returns the tables moved. Idempotent."""
-    if not split(conn):
-        return []
     moved = []
     for name in projection_tables():
         found = conn.exec_driver_sql(
@@ -186,21 +188,17 @@ def make_engine(url: str, **options: Any) -> Engine:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options)
         event.listen(engine, "handle_error", _without_values)
         return engine
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    projections = projection_file(parsed)
+    if projections is not None:
+        projections.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
-    projections = (
-        None
-        if not parsed.database or parsed.database == ":memory:"
-        else str(projections_path(parsed.database))
-    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         schemas = ["main"]
         if projections is not None:
-            cursor.execute(f"ATTACH DATABASE ? AS {PROJECTIONS}", (projections,))
+            cursor.execute(f"ATTACH DATABASE ? AS {PROJECTIONS}", (str(projections),))
             schemas.append(PROJECTIONS)
         for schema in schemas:
             # WAL + NORMAL: a committed transaction survives the process being killed.
@@ -223,16 +221,18 @@ def _config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (idempotent; run on every start)."""
     with engine.begin() as connection:
-        if split(connection) and not inspect(connection).has_table("alembic_version"):
+        attached = split(connection)
+        if attached and not inspect(connection).has_table("alembic_version"):
             _discard_projections(connection)
         config = _config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
-        # Migrations create and rebuild tables in the core file, whatever they hold.
-        place_projections(connection)
-        if revision == "head":
-            _missing_projections(connection)
-            _check_cursor(connection)
+        if attached:
+            # Migrations create and rebuild tables in the core file, whatever they hold.
+            place_projections(connection)
+            if revision == "head":
+                _missing_projections(connection)
+                _check_cursor(connection)
 
 
 def _projection_file_tables(conn: Connection) -> set[str]:
@@ -254,8 +254,6 @@ def _check_cursor(conn: Connection) -> None:
     """A cursor past every backlog id the core ever handed out means the two files do not
     belong together (one restored from an older backup): the cursor is set back, so that new
     batches are projected, and the merchant is told to rebuild."""
-    if not split(conn):
-        return
     issued = conn.exec_driver_sql(
         "SELECT seq FROM main.sqlite_sequence WHERE name = 'projection_backlog'"
     ).scalar()
@@ -271,8 +269,6 @@ def _check_cursor(conn: Connection) -> None:
 def _missing_projections(conn: Connection) -> None:
     """A core file whose projection file was lost (not copied with it, say): its projections
     start again empty, to be rebuilt (``cx analytics rebuild``, ``cx recs rebuild``)."""
-    if not split(conn):
-        return
     there = _projection_file_tables(conn)
     lost = [name for name in projection_tables() if name not in there]
     if not lost:

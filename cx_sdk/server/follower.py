@@ -379,6 +379,15 @@ def drain(store: Store) -> int:
     return done
 
 
+def drain_at_stop(store: Store) -> None:
+    """What a stopping follower leaves is projected by the worker (best effort: what fails
+    stays queued for the next start)."""
+    try:
+        drain(store)
+    except Exception:
+        log.exception("projecting the backlog at shutdown failed; it stays queued")
+
+
 def backlog(store: Store) -> tuple[int, list[Any]]:
     """Batches waiting, and the rows set aside (id, shop, attempts, created, error)."""
     table, failures = projection_backlog, projection_failures
@@ -535,7 +544,4 @@ class Follower:
         self.halt()
         if self._thread is not None:
             self._thread.join(timeout)
-        try:
-            drain(self.store)
-        except Exception:
-            log.exception("projecting the backlog at shutdown failed; it stays queued")
+        drain_at_stop(self.store)

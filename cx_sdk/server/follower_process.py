@@ -14,7 +14,8 @@ import subprocess
 import sys
 import threading
 
-from .follower import drain
+from .db import projection_file
+from .follower import drain_at_stop
 from .store import Store
 
 log = logging.getLogger("cx.follower")
@@ -23,8 +24,7 @@ log = logging.getLogger("cx.follower")
 def separate(store: Store) -> bool:
     """Whether this store's follower can run as a process: a SQLite file (an in-memory
     database exists in one process only; PostgreSQL's workers each run one thread)."""
-    url = store.engine.url
-    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    return projection_file(store.engine.url) is not None
 
 
 class FollowerProcess:
@@ -88,7 +88,4 @@ class FollowerProcess:
                 process.wait()
         if self._monitor is not None:
             self._monitor.join(timeout)
-        try:
-            drain(self.store)
-        except Exception:
-            log.exception("projecting the backlog at shutdown failed; it stays queued")
+        drain_at_stop(self.store)
